@@ -1,0 +1,17 @@
+//! # Stage 2: one thread, many sockets, a selector and callbacks
+//!
+//! Stage 1 gave each request the whole thread, and the thread spent nearly all its time asleep
+//! inside `read`. Here the sockets are *non-blocking*: a call that cannot finish now returns
+//! `WouldBlock` instead of sleeping. One thread hands all its sockets to a [`selector::Selector`],
+//! sleeps in one place until *some* socket is ready, and runs the callback that was waiting for
+//! that socket. Ten requests now overlap, and take about one latency instead of ten.
+//!
+//! * [`selector`]: the `Selector` (poll(2) everywhere, epoll on Linux).
+//! * [`sys`]: the only `unsafe` code, thin syscall wrappers.
+//! * [`net`]: non-blocking connect and its `SO_ERROR` check.
+//! * [`trace`]: `TRACE=1` prints what the loop decides.
+
+pub mod net;
+pub mod selector;
+pub mod sys;
+pub mod trace;

@@ -1,0 +1,45 @@
+//! Non-blocking socket helpers shared by stages 2, 3 and 4.
+//!
+//! A non-blocking `connect` cannot finish before it returns: the kernel answers `EINPROGRESS`
+//! and carries on with the TCP handshake. The socket becomes *writable* when the handshake is
+//! over, whether it worked or not, so "writable" alone does not mean "connected". The outcome
+//! is parked in the socket's `SO_ERROR` option, and [`take_connect_error`] reads it. Forgetting
+//! this step is why naive crawlers report a refused port as a successful request that then
+//! fails mysteriously on the first write.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+// ANCHOR: connect_nonblocking
+/// Starts a TCP connect to `addr` without waiting for it.
+///
+/// Returns the stream at once, with the handshake usually still in flight (`EINPROGRESS` is not
+/// an error here). Register it for *writable* and call [`take_connect_error`] when it is.
+pub fn connect_nonblocking(addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        // Linux says EINPROGRESS; some systems say EAGAIN/EWOULDBLOCK for local sockets.
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}
+// ANCHOR_END: connect_nonblocking
+
+// ANCHOR: take_connect_error
+/// Reads and clears `SO_ERROR` after a non-blocking connect reported writable.
+///
+/// `Ok(())` means the handshake finished; otherwise the error is the connect's own, for example
+/// `ConnectionRefused` when nothing listens on the port.
+pub fn take_connect_error(stream: &TcpStream) -> io::Result<()> {
+    match stream.take_error()? {
+        None => Ok(()),
+        Some(err) => Err(err),
+    }
+}
+// ANCHOR_END: take_connect_error

@@ -1,0 +1,67 @@
+//! The only `unsafe` code of stage 2: thin wrappers over poll(2) and epoll(7).
+//!
+//! Each function turns a C-style "-1 and errno" into an `io::Result`, and nothing else. All
+//! structs come from the `libc` crate (`pollfd`, `epoll_event`), never from hand-written copies:
+//! `epoll_event` is packed on x86_64 and not on other architectures, and only libc knows which.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Turns a libc return value into `io::Result`, reading `errno` when it is -1.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+/// `poll(2)` over `fds`, with `timeout_ms` as poll takes it (-1 waits forever).
+///
+/// Returns how many entries have a non-zero `revents`.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe a live, exclusively borrowed slice of pollfd, which
+    // the kernel reads and writes (revents) only during the call.
+    let n = check(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })?;
+    Ok(n as usize)
+}
+
+/// Creates an epoll instance, closed on exec so child processes do not inherit it.
+#[cfg(target_os = "linux")]
+pub fn epoll_create() -> io::Result<OwnedFd> {
+    // SAFETY: epoll_create1 takes no pointers; the flag is a valid constant.
+    let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `epoll_ctl(2)`: add, modify or delete `fd` in the interest list of `epoll`.
+///
+/// `event` is ignored for `EPOLL_CTL_DEL` (Linux accepts a null pointer there since 2.6.9).
+#[cfg(target_os = "linux")]
+pub fn epoll_ctl(
+    epoll: &OwnedFd,
+    op: libc::c_int,
+    fd: RawFd,
+    event: Option<libc::epoll_event>,
+) -> io::Result<()> {
+    let mut event = event;
+    let ptr = match event.as_mut() {
+        Some(ev) => ev as *mut libc::epoll_event,
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: `epoll` is an open epoll fd we own; `ptr` is null (allowed for DEL) or points to a
+    // local epoll_event that outlives the call; the kernel copies it and keeps no pointer.
+    check(unsafe { libc::epoll_ctl(epoll.as_raw_fd(), op, fd, ptr) })?;
+    Ok(())
+}
+
+/// `epoll_wait(2)` into the whole of `events`; returns how many entries the kernel filled.
+#[cfg(target_os = "linux")]
+pub fn epoll_wait(
+    epoll: &OwnedFd,
+    events: &mut [libc::epoll_event],
+    timeout_ms: libc::c_int,
+) -> io::Result<usize> {
+    let max = events.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    // SAFETY: the buffer is a live, exclusively borrowed slice of `max` epoll_events; the kernel
+    // writes at most `max` entries into it during the call.
+    let n = check(unsafe { libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) })?;
+    Ok(n as usize)
+}

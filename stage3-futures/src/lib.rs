@@ -1,0 +1,1 @@
+//! stage3-futures (under construction).
