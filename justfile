@@ -1,0 +1,34 @@
+# The workshop's recipes. `just` with no arguments lists them.
+# Installing `just` is optional: every recipe is one or two plain commands you can copy.
+
+# List the recipes
+default:
+    @just --list
+
+# Run stage N's main demo, e.g. `just run 2 --count 20 --delay 50`
+run N *ARGS:
+    cargo run -q -p "$(ls -d stage{{N}}-*/ | head -n1 | tr -d /)" -- {{ARGS}}
+
+# Run every test of the workspace (the README's test command)
+test:
+    cargo test --workspace
+
+# What CI checks: formatting, clippy with warnings as errors, doc includes, tests
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    python3 scripts/check-doc-includes.py docs
+    cargo test --workspace
+
+# Every stage's crawler against the same settings, one summary line each
+tour COUNT="10" DELAY="100":
+    scripts/tour.sh {{COUNT}} {{DELAY}}
+
+# The benchmarks: stage 2's echo load, stage 5 vs tokio, stage 6's parser (release builds)
+bench:
+    scripts/bench.sh
+
+# Build and serve the book on http://127.0.0.1:3000 (installs mdbook with cargo if missing)
+docs:
+    command -v mdbook >/dev/null || cargo install mdbook --locked
+    mdbook serve docs --hostname 127.0.0.1 --open
