@@ -1,0 +1,40 @@
+//! `stage1-client`: fetch `/1` .. `/N` one after another with blocking sockets, and time it.
+//!
+//! With the default 100 ms delay per request, ten requests take about a second: each `get`
+//! sleeps in `read` until its response arrives, and only then does the next one start.
+
+use std::time::Instant;
+
+use stage1_blocking::cli::{self, ClientArgs};
+use stage1_blocking::http;
+
+fn main() {
+    let args = ClientArgs::cli(
+        "stage1-client",
+        "Fetch /1 .. /N from the demo server one after another, with blocking sockets.",
+    )
+    .parse();
+    let args = ClientArgs::from_args(&args);
+    // `_server` keeps an in-process demo server alive until the end of main.
+    let (_server, addr) = cli::target(&args);
+
+    // ANCHOR: crawl
+    let start = Instant::now();
+    let mut failures = 0;
+    for n in 1..=args.count {
+        let path = format!("/{n}");
+        // The thread sleeps inside get() for the whole round trip.
+        match http::get(addr, &path) {
+            Ok(response) => println!("{}", cli::response_line(&path, &response)),
+            Err(e) => {
+                failures += 1;
+                println!("GET {path} -> error: {e:#}");
+            }
+        }
+    }
+    println!("{}", cli::summary_line("stage1", args.count, 1, start.elapsed()));
+    // ANCHOR_END: crawl
+    if failures > 0 {
+        std::process::exit(1);
+    }
+}

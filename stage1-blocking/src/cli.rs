@@ -1,0 +1,413 @@
+//! A small hand-written command-line parser, shared by every binary of the workspace, and the
+//! helpers every client demo uses (start the demo server, print a response line, print the
+//! summary, fail with one clear line).
+//!
+//! ```text
+//! --count 5     --count=5     (options take a value, in either form)
+//! --trickle                   (switches take none)
+//! --help, -h                  (usage on stdout, exit 0)
+//! --                          (everything after it is positional)
+//! ```
+//!
+//! Mistakes get one line naming the flag, then the usage, on stderr, and exit code 2, the
+//! convention of Unix tools for "you called me wrong".
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::demo::{DemoConfig, DemoServer};
+use crate::http::Response;
+
+#[derive(Debug, Clone)]
+struct FlagSpec {
+    name: String,
+    /// `Some("ADDR")` for an option, `None` for a switch.
+    value_name: Option<String>,
+    help: String,
+}
+
+/// A command-line description: program name, one-line about, flags and positionals.
+/// Build it with [`Cli::new`], [`Cli::option`], [`Cli::switch`], [`Cli::positional`], then
+/// call [`Cli::parse`].
+#[derive(Debug, Clone)]
+pub struct Cli {
+    program: String,
+    about: String,
+    flags: Vec<FlagSpec>,
+    positionals: Vec<(String, String)>,
+}
+
+/// What went wrong while parsing (or that `--help` was asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliError {
+    /// `--help` or `-h`: not a mistake, but parsing stops and the usage is printed.
+    Help,
+    /// A flag that was not declared.
+    UnknownFlag(String),
+    /// An option given as the last argument, with no value after it.
+    MissingValue(String),
+    /// `--switch=value`: switches take no value.
+    UnexpectedValue(String),
+    /// An option whose value does not parse as the type the program asked for.
+    BadValue {
+        /// The flag, e.g. `--count`.
+        flag: String,
+        /// The value as typed.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A positional argument although the program takes none (or no more).
+    UnexpectedPositional(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Help => write!(f, "help requested"),
+            CliError::UnknownFlag(flag) => write!(f, "unknown flag {flag}"),
+            CliError::MissingValue(flag) => write!(f, "flag {flag} needs a value"),
+            CliError::UnexpectedValue(flag) => write!(f, "flag {flag} takes no value"),
+            CliError::BadValue { flag, value, reason } => {
+                write!(f, "bad value {value:?} for {flag}: {reason}")
+            }
+            CliError::UnexpectedPositional(arg) => write!(f, "unexpected argument {arg:?}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl Cli {
+    /// A parser for `program`, described by `about` in the usage text.
+    pub fn new(program: &str, about: &str) -> Cli {
+        Cli {
+            program: program.to_string(),
+            about: about.to_string(),
+            flags: Vec::new(),
+            positionals: Vec::new(),
+        }
+    }
+
+    /// Declares an option that takes a value: `.option("--addr", "ADDR", "where to connect")`.
+    pub fn option(mut self, name: &str, value_name: &str, help: &str) -> Cli {
+        self.flags.push(FlagSpec {
+            name: name.to_string(),
+            value_name: Some(value_name.to_string()),
+            help: help.to_string(),
+        });
+        self
+    }
+
+    /// Declares a boolean switch: `.switch("--trickle", "send responses in small pieces")`.
+    pub fn switch(mut self, name: &str, help: &str) -> Cli {
+        self.flags.push(FlagSpec { name: name.to_string(), value_name: None, help: help.to_string() });
+        self
+    }
+
+    /// Declares an optional positional argument (they are filled in declaration order).
+    pub fn positional(mut self, name: &str, help: &str) -> Cli {
+        self.positionals.push((name.to_string(), help.to_string()));
+        self
+    }
+
+    /// The usage text printed by `--help` and after a mistake.
+    pub fn usage(&self) -> String {
+        let mut out = format!("{}\n\nUsage: {} [OPTIONS]", self.about, self.program);
+        for (name, _) in &self.positionals {
+            out.push_str(&format!(" [{name}]"));
+        }
+        out.push('\n');
+        if !self.positionals.is_empty() {
+            out.push_str("\nArguments:\n");
+            for (name, help) in &self.positionals {
+                out.push_str(&format!("  {name:<20} {help}\n"));
+            }
+        }
+        out.push_str("\nOptions:\n");
+        for flag in &self.flags {
+            let left = match &flag.value_name {
+                Some(v) => format!("{} {v}", flag.name),
+                None => flag.name.clone(),
+            };
+            out.push_str(&format!("  {left:<20} {}\n", flag.help));
+        }
+        out.push_str(&format!("  {:<20} {}\n", "-h, --help", "print this help and exit"));
+        out
+    }
+
+    /// Parses `std::env::args()`. `--help` prints the usage and exits 0; a mistake prints one
+    /// line naming it plus the usage on stderr and exits 2.
+    pub fn parse(self) -> Args {
+        let usage = self.usage();
+        match self.parse_from(std::env::args().skip(1)) {
+            Ok(args) => args,
+            Err(CliError::Help) => {
+                print!("{usage}");
+                std::process::exit(0);
+            }
+            Err(e) => usage_error(&e, &usage),
+        }
+    }
+
+    // ANCHOR: parse_from
+    /// Parses `args`, which do NOT include the program name (pass what
+    /// `std::env::args().skip(1)` gives). Never prints or exits, so tests can call it.
+    pub fn parse_from(self, args: impl IntoIterator<Item = String>) -> Result<Args, CliError> {
+        let mut values: HashMap<String, String> = HashMap::new();
+        let mut switches: Vec<String> = Vec::new();
+        let mut positionals: Vec<String> = Vec::new();
+        let mut args = args.into_iter();
+        let mut only_positionals = false;
+
+        while let Some(arg) = args.next() {
+            if only_positionals || !arg.starts_with('-') || arg == "-" {
+                if positionals.len() >= self.positionals.len() {
+                    return Err(CliError::UnexpectedPositional(arg));
+                }
+                positionals.push(arg);
+                continue;
+            }
+            if arg == "--" {
+                only_positionals = true;
+                continue;
+            }
+            if arg == "--help" || arg == "-h" {
+                return Err(CliError::Help);
+            }
+            // "--count=5" is the same as "--count 5".
+            let (name, inline_value) = match arg.split_once('=') {
+                Some((name, value)) => (name.to_string(), Some(value.to_string())),
+                None => (arg.clone(), None),
+            };
+            let Some(spec) = self.flags.iter().find(|f| f.name == name) else {
+                return Err(CliError::UnknownFlag(name));
+            };
+            match (&spec.value_name, inline_value) {
+                (None, None) => switches.push(name),
+                (None, Some(_)) => return Err(CliError::UnexpectedValue(name)),
+                (Some(_), Some(value)) => {
+                    values.insert(name, value);
+                }
+                (Some(_), None) => {
+                    // The next argument is the value, even if it starts with '-' ("--delay -5"
+                    // then fails as a bad number, which names the real problem).
+                    let value = args.next().ok_or_else(|| CliError::MissingValue(name.clone()))?;
+                    values.insert(name, value);
+                }
+            }
+        }
+        Ok(Args { usage: self.usage(), values, switches, positionals, declared: self.flags })
+    }
+    // ANCHOR_END: parse_from
+}
+
+/// Prints `error: {e}` and the usage to stderr, exits 2.
+fn usage_error(e: &dyn fmt::Display, usage: &str) -> ! {
+    eprintln!("error: {e}");
+    eprint!("\n{usage}");
+    std::process::exit(2);
+}
+
+/// The result of a successful parse.
+#[derive(Debug, Clone)]
+pub struct Args {
+    usage: String,
+    values: HashMap<String, String>,
+    switches: Vec<String>,
+    positionals: Vec<String>,
+    declared: Vec<FlagSpec>,
+}
+
+impl Args {
+    fn check_declared(&self, name: &str) {
+        // Asking for a flag the program never declared is a bug in the program, not a user
+        // mistake: catch it in debug builds.
+        debug_assert!(self.declared.iter().any(|f| f.name == name), "flag {name} was never declared");
+    }
+
+    /// Whether the switch `name` (e.g. `"--trickle"`) was given.
+    pub fn switch(&self, name: &str) -> bool {
+        self.check_declared(name);
+        self.switches.iter().any(|s| s == name)
+    }
+
+    /// The value of option `name` parsed as `T`, without exiting on a bad value.
+    pub fn try_value<T: FromStr>(&self, name: &str) -> Result<Option<T>, CliError>
+    where
+        T::Err: fmt::Display,
+    {
+        self.check_declared(name);
+        let Some(raw) = self.values.get(name) else { return Ok(None) };
+        raw.parse::<T>().map(Some).map_err(|e| CliError::BadValue {
+            flag: name.to_string(),
+            value: raw.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The value of option `name` parsed as `T`; `None` if absent. A value that does not parse
+    /// prints one line naming the flag and the value, plus the usage, and exits 2.
+    pub fn value<T: FromStr>(&self, name: &str) -> Option<T> {
+        self.check_declared(name);
+        let raw = self.values.get(name)?;
+        match raw.parse::<T>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let e = CliError::BadValue {
+                    flag: name.to_string(),
+                    value: raw.clone(),
+                    reason: format!("expected {}", type_hint::<T>()),
+                };
+                usage_error(&e, &self.usage)
+            }
+        }
+    }
+
+    /// Like [`Args::value`], with a default when the option is absent.
+    pub fn value_or<T: FromStr>(&self, name: &str, default: T) -> T {
+        self.value(name).unwrap_or(default)
+    }
+
+    /// A duration given in whole milliseconds (`--delay 100`), or `default_ms`.
+    pub fn duration_ms(&self, name: &str, default_ms: u64) -> Duration {
+        Duration::from_millis(self.value_or(name, default_ms))
+    }
+
+    /// The positional arguments, in order.
+    pub fn positionals(&self) -> &[String] {
+        &self.positionals
+    }
+
+    /// The usage text, for programs that find a problem after parsing.
+    pub fn usage(&self) -> &str {
+        &self.usage
+    }
+}
+
+/// A human name for the type a flag wants ("a whole number", "an address like 127.0.0.1:8000").
+fn type_hint<T>() -> String {
+    let name = std::any::type_name::<T>();
+    match name {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number >= 0".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_string(),
+        "f32" | "f64" => "a number".to_string(),
+        "core::net::socket_addr::SocketAddr" | "std::net::SocketAddr" => {
+            "an address like 127.0.0.1:8000".to_string()
+        }
+        other => format!("a value of type {}", other.rsplit("::").next().unwrap_or(other)),
+    }
+}
+
+// ANCHOR: client_args
+/// The flags every crawler demo shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientArgs {
+    /// `--addr`: a server to talk to; `None` starts the demo server in-process.
+    pub addr: Option<SocketAddr>,
+    /// `--count`: how many pages to fetch, `/1` .. `/count` (default 10).
+    pub count: usize,
+    /// `--delay`: the in-process demo server's delay per request (default 100 ms).
+    pub delay: Duration,
+    /// `--trickle`: the in-process demo server sends responses in small pieces.
+    pub trickle: bool,
+}
+
+impl ClientArgs {
+    /// A [`Cli`] with `--addr`, `--count`, `--delay`, `--trickle` declared; add more if needed.
+    pub fn cli(program: &str, about: &str) -> Cli {
+        Cli::new(program, about)
+            .option(
+                "--addr",
+                "ADDR",
+                "server to fetch from, e.g. 127.0.0.1:8000 (default: start the demo server in-process)",
+            )
+            .option("--count", "N", "fetch /1 .. /N (default 10)")
+            .option("--delay", "MS", "in-process demo server: delay per request in ms (default 100)")
+            .switch("--trickle", "in-process demo server: send responses in small pieces")
+    }
+
+    /// Reads the four shared flags (exits 2 on a bad value).
+    pub fn from_args(args: &Args) -> ClientArgs {
+        ClientArgs {
+            addr: args.value("--addr"),
+            count: args.value_or("--count", 10),
+            delay: args.duration_ms("--delay", 100),
+            trickle: args.switch("--trickle"),
+        }
+    }
+}
+// ANCHOR_END: client_args
+
+/// The server to talk to: the `--addr` given, or a demo server started here (kept running by
+/// the returned guard; it stops when the guard is dropped). Exits 1 with one line on error.
+pub fn target(args: &ClientArgs) -> (Option<DemoServer>, SocketAddr) {
+    if let Some(addr) = args.addr {
+        return (None, addr);
+    }
+    let config = DemoConfig { delay: args.delay, trickle: args.trickle };
+    match DemoServer::start(config) {
+        Ok(server) => {
+            let addr = server.addr();
+            let trickle = if args.trickle { ", trickle" } else { "" };
+            println!("demo server on http://{addr} (delay {} ms{trickle})", args.delay.as_millis());
+            (Some(server), addr)
+        }
+        Err(e) => fail(format!("cannot start the demo server: {e}")),
+    }
+}
+
+/// `"GET /3 -> 200 OK, 52 bytes"` (the body's length).
+pub fn response_line(path: &str, response: &Response) -> String {
+    format!("GET {path} -> {} {}, {} bytes", response.status, response.reason, response.body.len())
+}
+
+// ANCHOR: summary_line
+/// The line every demo ends with, comparable across stages:
+/// `"stage1: 10 requests, 1 thread, 1.024 s"`.
+pub fn summary_line(stage: &str, requests: usize, threads: usize, elapsed: Duration) -> String {
+    let requests_word = if requests == 1 { "request" } else { "requests" };
+    let threads_word = if threads == 1 { "thread" } else { "threads" };
+    format!("{stage}: {requests} {requests_word}, {threads} {threads_word}, {:.3} s", elapsed.as_secs_f64())
+}
+// ANCHOR_END: summary_line
+
+/// Prints `error: {msg}` on one line to stderr and exits 1. An `anyhow::Error` is printed with
+/// its whole chain of causes, joined with `": "`.
+pub fn fail(msg: impl fmt::Display) -> ! {
+    // `{:#}` is anyhow's "with causes" form; other types print as usual.
+    let text = format!("{msg:#}");
+    let one_line: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    eprintln!("error: {}", one_line.join(" "));
+    std::process::exit(1);
+}
+
+// ANCHOR: describe_bind_error
+/// Turns a failed `bind` into one line a person can act on.
+pub fn describe_bind_error(addr: SocketAddr, err: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match err.kind() {
+        ErrorKind::AddrInUse => format!(
+            "{addr} is already in use (another program listens there; stop it or pick another port with --addr)"
+        ),
+        ErrorKind::AddrNotAvailable => {
+            format!("cannot listen on {addr}: that address does not belong to this machine (try 127.0.0.1)")
+        }
+        ErrorKind::PermissionDenied => format!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need privileges; pick a higher port)"
+        ),
+        _ => format!("cannot listen on {addr}: {err}"),
+    }
+}
+// ANCHOR_END: describe_bind_error
+
+/// Binds a listener for a server binary, or exits 1 with [`describe_bind_error`]'s line.
+pub fn listen_or_exit(addr: SocketAddr) -> std::net::TcpListener {
+    match crate::net::bind_listener(addr) {
+        Ok(listener) => listener,
+        Err(e) => fail(describe_bind_error(addr, &e)),
+    }
+}

@@ -1,0 +1,96 @@
+//! Blocking echo servers: every byte a client sends comes back to it.
+//!
+//! Two ways to serve many clients with blocking sockets:
+//!
+//! * [`serve_one_at_a_time`]: the accept loop calls [`handle_client`] itself, so while one
+//!   client is connected the next one waits in the kernel's accept queue. Its bytes are
+//!   accepted by the kernel, but nobody reads them until the first client leaves.
+//! * [`serve_thread_per_client`]: each accepted client gets its own thread, so they are served
+//!   at the same time, at the price of one thread (stack, scheduling) per client.
+//!
+//! Both take the accepted connections as an iterator (`listener.incoming()`), so a test can
+//! pass `listener.incoming().take(2)` and get a server that stops after two clients.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::thread::{self, JoinHandle};
+
+// ANCHOR: handle_client
+/// Echoes everything `stream` sends until it closes its side, then returns the byte count.
+///
+/// `read` blocks until the client sends something; `write_all` blocks until the kernel has
+/// taken every byte (a single `write` may take only part of them when the client reads
+/// slowly and the socket buffer is full: the seed's "hope it won't block").
+pub fn handle_client(mut stream: TcpStream) -> io::Result<u64> {
+    let mut buf = [0u8; 16 * 1024];
+    let mut echoed: u64 = 0;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Ok(echoed), // the client closed (or shut down) its sending side
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        stream.write_all(&buf[..n])?;
+        echoed += n as u64;
+    }
+}
+// ANCHOR_END: handle_client
+
+/// Serves one client and prints what happened; errors stay with that client.
+fn serve_and_log(stream: TcpStream) {
+    let peer = match stream.peer_addr() {
+        Ok(peer) => peer.to_string(),
+        Err(_) => "a client".to_string(), // it already went away
+    };
+    println!("{peer} connected");
+    match handle_client(stream) {
+        Ok(n) => println!("{peer} left after {n} bytes echoed"),
+        // A reset or broken pipe is the client's doing; the server goes on.
+        Err(e) => println!("{peer} dropped: {e}"),
+    }
+}
+
+// ANCHOR: serve_one_at_a_time
+/// Accepts a client, serves it until it leaves, then accepts the next: one at a time.
+/// Returns when `connections` ends (never, for `listener.incoming()`).
+pub fn serve_one_at_a_time(connections: impl IntoIterator<Item = io::Result<TcpStream>>) {
+    for conn in connections {
+        match conn {
+            Ok(stream) => serve_and_log(stream),
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                crate::net::accept_backoff(&e);
+            }
+        }
+    }
+}
+// ANCHOR_END: serve_one_at_a_time
+
+// ANCHOR: serve_thread_per_client
+/// Accepts clients and gives each a thread of its own, so a slow or idle client no longer
+/// holds up the others. Returns when `connections` ends and every client thread is done.
+pub fn serve_thread_per_client(connections: impl IntoIterator<Item = io::Result<TcpStream>>) {
+    let mut clients: Vec<JoinHandle<()>> = Vec::new();
+    for conn in connections {
+        let stream = match conn {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                crate::net::accept_backoff(&e);
+                continue;
+            }
+        };
+        clients.retain(|c| !c.is_finished()); // keep only threads still serving
+        match thread::Builder::new().name("echo-client".into()).spawn(move || serve_and_log(stream)) {
+            Ok(client) => clients.push(client),
+            // Out of threads: this client is closed (the stream was moved into the failed
+            // closure and dropped with it), the server keeps accepting.
+            Err(e) => eprintln!("cannot start a thread for a client: {e}"),
+        }
+    }
+    for client in clients {
+        let _ = client.join();
+    }
+}
+// ANCHOR_END: serve_thread_per_client

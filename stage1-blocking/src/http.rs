@@ -1,0 +1,362 @@
+//! HTTP/1.0, just enough of it: write a `GET` request, read a response until the server closes
+//! the connection, and turn those bytes into a [`Response`].
+//!
+//! HTTP/1.0 makes the client's life simple: the server sends one response and closes the
+//! connection, so "the response" is every byte read until end-of-file. We still check the
+//! bytes instead of trusting them: a status line that is not one, a header block that never
+//! ends, or a body shorter than its `Content-Length` is a [`ParseError`], never a panic.
+//!
+//! Later stages reuse [`request_bytes`] and [`parse_response`] unchanged: only *how* the bytes
+//! travel (blocking, callbacks, futures, tasks, async/await) changes from stage to stage.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use anyhow::Context as _;
+
+/// The most header bytes [`read_request_head`] accepts before it gives up (431).
+pub const MAX_HEAD: usize = 8 * 1024;
+
+// ANCHOR: request_bytes
+/// The bytes of an HTTP/1.0 `GET` request: `"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n"`.
+///
+/// The blank line (`\r\n\r\n`) ends the request head; a `GET` has no body, so that is the
+/// whole request.
+pub fn request_bytes(host: &str, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").into_bytes()
+}
+// ANCHOR_END: request_bytes
+
+/// A parsed HTTP response: status line, headers in the order they came, and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The three-digit status code, e.g. `200`.
+    pub status: u16,
+    /// The reason phrase after the code, e.g. `"OK"` (may be empty).
+    pub reason: String,
+    /// Header fields as `(name, value)`, names as sent, values trimmed of spaces.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes (exactly `Content-Length` of them when the header is present).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The value of the first header called `name`, compared case-insensitively
+    /// (`Content-Length` and `content-length` are the same header).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why some bytes are not a valid HTTP response (or request head).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The bytes ended before the blank line that closes the head (`\r\n\r\n`).
+    MissingHeadEnd,
+    /// The head is larger than the reader accepts ([`MAX_HEAD`]).
+    HeadTooLarge {
+        /// The limit that was exceeded, in bytes.
+        limit: usize,
+    },
+    /// The head is not UTF-8 text.
+    HeadNotText,
+    /// The first line is not `HTTP/x.y CODE reason` (the offending line is kept).
+    BadStatusLine(String),
+    /// The first line is not `METHOD target HTTP/x.y` (requests only).
+    BadRequestLine(String),
+    /// A header line without a colon, or with an empty or spaced name.
+    BadHeader(String),
+    /// `Content-Length` is not a non-negative decimal number, or two of them disagree.
+    BadContentLength(String),
+    /// The connection closed before `Content-Length` bytes of body arrived.
+    TruncatedBody {
+        /// What `Content-Length` promised.
+        expected: usize,
+        /// What actually arrived.
+        got: usize,
+    },
+    /// More bytes followed the body than `Content-Length` announced.
+    TrailingBytes {
+        /// What `Content-Length` promised.
+        expected: usize,
+        /// What actually arrived after the head.
+        got: usize,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::MissingHeadEnd => {
+                write!(f, "truncated response: the header block never ended (no blank line)")
+            }
+            ParseError::HeadTooLarge { limit } => {
+                write!(f, "header block larger than {limit} bytes")
+            }
+            ParseError::HeadNotText => write!(f, "header block is not UTF-8 text"),
+            ParseError::BadStatusLine(line) => write!(f, "malformed status line {line:?}"),
+            ParseError::BadRequestLine(line) => write!(f, "malformed request line {line:?}"),
+            ParseError::BadHeader(line) => write!(f, "malformed header line {line:?}"),
+            ParseError::BadContentLength(value) => {
+                write!(f, "bad Content-Length {value:?} (want a decimal number)")
+            }
+            ParseError::TruncatedBody { expected, got } => write!(
+                f,
+                "truncated response: Content-Length is {expected} but only {got} body bytes arrived"
+            ),
+            ParseError::TrailingBytes { expected, got } => {
+                write!(f, "{got} body bytes arrived but Content-Length is {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+// ANCHOR: find_head_end
+/// Where the head ends: the index just past the first `\r\n\r\n`, or `None` if it has not
+/// arrived yet.
+///
+/// This is the question every reader of HTTP asks after each read: "do I have the whole head
+/// yet?" One read may bring half a line, or the head and part of the body together.
+pub fn find_head_end(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+// ANCHOR_END: find_head_end
+
+/// Like [`find_head_end`], but also accepts a bare `\n\n`, which is what a person typing into
+/// `nc` sends. Servers are lenient here (RFC 9112 allows it); our client parser is not.
+pub fn find_head_end_lenient(bytes: &[u8]) -> Option<usize> {
+    let crlf = find_head_end(bytes);
+    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+// ANCHOR: parse_response
+/// Parses a whole response, as read until EOF (the HTTP/1.0 way of knowing it is complete).
+///
+/// Checks, in order: the head ends with a blank line; the status line is `HTTP/x.y NNN reason`;
+/// each header is `Name: value`; `Content-Length`, if present, is a number and the body has
+/// exactly that many bytes. Without `Content-Length`, the body is everything after the head.
+pub fn parse_response(bytes: &[u8]) -> Result<Response, ParseError> {
+    let head_end = find_head_end(bytes).ok_or(ParseError::MissingHeadEnd)?;
+    let head = std::str::from_utf8(&bytes[..head_end]).map_err(|_| ParseError::HeadNotText)?;
+    let mut lines = head.split("\r\n");
+
+    let status_line = lines.next().unwrap_or_default();
+    let (status, reason) = parse_status_line(status_line)?;
+    let headers = parse_headers(lines)?;
+
+    let body = &bytes[head_end..];
+    let body = match content_length(&headers)? {
+        None => body.to_vec(),
+        Some(expected) if body.len() < expected => {
+            return Err(ParseError::TruncatedBody { expected, got: body.len() });
+        }
+        Some(expected) if body.len() > expected => {
+            return Err(ParseError::TrailingBytes { expected, got: body.len() });
+        }
+        Some(_) => body.to_vec(),
+    };
+    Ok(Response { status, reason, headers, body })
+}
+// ANCHOR_END: parse_response
+
+/// `HTTP/1.0 200 OK` -> `(200, "OK")`.
+fn parse_status_line(line: &str) -> Result<(u16, String), ParseError> {
+    let bad = || ParseError::BadStatusLine(line.to_string());
+    let mut parts = line.splitn(3, ' ');
+    let version = parts.next().ok_or_else(bad)?;
+    let code = parts.next().ok_or_else(bad)?;
+    let reason = parts.next().unwrap_or("");
+    if !is_http_version(version) || code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let status: u16 = code.parse().map_err(|_| bad())?;
+    if !(100..=599).contains(&status) {
+        return Err(bad());
+    }
+    Ok((status, reason.to_string()))
+}
+
+/// `HTTP/1.0`, `HTTP/1.1` (any `HTTP/digit.digit`).
+fn is_http_version(s: &str) -> bool {
+    match s.strip_prefix("HTTP/").map(str::as_bytes) {
+        Some([major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit(),
+        _ => false,
+    }
+}
+
+/// Header lines up to the blank line. Lines arrive without their line ending.
+fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Vec<(String, String)>, ParseError> {
+    let mut headers = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            // The blank line that ends the head (and the empty piece after it).
+            continue;
+        }
+        let bad = || ParseError::BadHeader(line.to_string());
+        let (name, value) = line.split_once(':').ok_or_else(bad)?;
+        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+            return Err(bad());
+        }
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    Ok(headers)
+}
+
+/// The `Content-Length` value, if any. Several copies must agree (RFC 9112, section 6.3).
+fn content_length(headers: &[(String, String)]) -> Result<Option<usize>, ParseError> {
+    let mut found: Option<usize> = None;
+    for (_, value) in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
+        let bad = || ParseError::BadContentLength(value.clone());
+        // `usize::from_str` accepts a leading '+'; HTTP does not, so check the digits ourselves.
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: usize = value.parse().map_err(|_| bad())?;
+        if found.is_some_and(|prev| prev != n) {
+            return Err(bad());
+        }
+        found = Some(n);
+    }
+    Ok(found)
+}
+
+/// The parts of a request head the demo server cares about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// `GET`, `POST`, ... (case-sensitive, as HTTP says).
+    pub method: String,
+    /// The request target, e.g. `/3`.
+    pub path: String,
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: String,
+    /// Header fields as `(name, value)`.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Parses a request head (the bytes up to and including the blank line). Accepts `\r\n` or a
+/// bare `\n` as line ending, so a person can type a request into `nc`.
+pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, ParseError> {
+    let head = std::str::from_utf8(head).map_err(|_| ParseError::HeadNotText)?;
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let request_line = lines.next().unwrap_or_default();
+    let bad = || ParseError::BadRequestLine(request_line.to_string());
+    let parts: Vec<&str> = request_line.split(' ').collect();
+    let [method, path, version] = parts[..] else {
+        return Err(bad());
+    };
+    let method_ok = !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase());
+    if !method_ok || !path.starts_with('/') || !is_http_version(version) {
+        return Err(bad());
+    }
+    let headers = parse_headers(lines)?;
+    Ok(RequestHead {
+        method: method.to_string(),
+        path: path.to_string(),
+        version: version.to_string(),
+        headers,
+    })
+}
+
+/// What [`read_request_head`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadRead {
+    /// A whole head, up to and including its blank line.
+    Complete(Vec<u8>),
+    /// The peer closed before sending a single byte (a port check, or the demo server's own
+    /// wake-up connection): nothing to answer.
+    Closed,
+    /// The peer sent something that can never become a head: too long, or cut short by EOF.
+    Invalid(ParseError),
+}
+
+// ANCHOR: read_request_head
+/// Reads from `reader` until a request head has arrived (a blank line), at most [`MAX_HEAD`]
+/// bytes, so a client that never stops talking cannot make us buffer without end.
+///
+/// Reads 1 KiB at a time and never past the limit; bytes after the blank line in the same read
+/// (a request body, which a `GET` does not have) are dropped.
+pub fn read_request_head(reader: &mut impl Read) -> io::Result<HeadRead> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = find_head_end_lenient(&buf) {
+            buf.truncate(end);
+            return Ok(HeadRead::Complete(buf));
+        }
+        if buf.len() >= MAX_HEAD {
+            return Ok(HeadRead::Invalid(ParseError::HeadTooLarge { limit: MAX_HEAD }));
+        }
+        let room = chunk.len().min(MAX_HEAD - buf.len());
+        match reader.read(&mut chunk[..room]) {
+            Ok(0) if buf.is_empty() => return Ok(HeadRead::Closed),
+            Ok(0) => return Ok(HeadRead::Invalid(ParseError::MissingHeadEnd)),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+// ANCHOR_END: read_request_head
+
+// ANCHOR: read_to_eof
+/// Reads until the peer closes the connection (a read returns 0), like the seed's
+/// `while True: chunk = s.recv(1000)` loop. Each `read` blocks the thread until *some* bytes
+/// arrive: one byte or a thousand, we cannot choose, so we keep appending.
+pub fn read_to_eof(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(response),
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+            // A signal arrived while we slept in read(2); nothing was lost, ask again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+// ANCHOR_END: read_to_eof
+
+/// Reads a whole response from `reader` (until EOF) and parses it.
+pub fn read_response(reader: &mut impl Read) -> anyhow::Result<Response> {
+    let bytes = read_to_eof(reader).context("reading the response")?;
+    Ok(parse_response(&bytes)?)
+}
+
+// ANCHOR: get
+/// Blocking `GET`: connect, send the request, read until the server closes, parse.
+///
+/// Every step can put the thread to sleep: `connect` until the handshake completes,
+/// `write_all` until the kernel has room for the bytes, each `read` until bytes arrive.
+/// While it sleeps, this thread can do nothing else. That is the whole of stage 1.
+pub fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
+    let mut stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+    stream
+        .write_all(&request_bytes(&addr.to_string(), path))
+        .with_context(|| format!("sending GET {path} to {addr}"))?;
+    let bytes = read_to_eof(&mut stream).with_context(|| format!("reading the response to GET {path}"))?;
+    parse_response(&bytes).with_context(|| format!("GET {path} from {addr}"))
+}
+// ANCHOR_END: get
+
+/// The bytes of a complete HTTP/1.0 response with `Content-Length` and `Connection: close`.
+pub fn response_bytes(status: u16, reason: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.0 {status} {reason}\r\n\
+         Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\
+         Connection: close\r\n\
+         \r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}

@@ -1,0 +1,18 @@
+//! # Stage 1: blocking sockets
+//!
+//! Every socket call in this crate puts the calling thread to sleep until it can finish:
+//! `connect` until the handshake is done, `read` until bytes arrive, `write` until the kernel
+//! takes the bytes. Code reads top to bottom, which is pleasant, but a thread waiting on one
+//! socket can do nothing else, so N requests one after another take N x the latency.
+//!
+//! * [`http`]: HTTP/1.0 request bytes, response parsing, and a blocking [`http::get`].
+//! * [`demo`]: the demo server every stage talks to (delay, trickle mode), thread per connection.
+//! * [`echo`]: blocking echo servers, one client at a time and thread per client.
+//! * [`cli`]: the workspace's small flag parser and the helpers every demo binary shares.
+//! * [`net`]: listener set-up and accept-error handling shared by the servers.
+
+pub mod cli;
+pub mod demo;
+pub mod echo;
+pub mod http;
+pub mod net;

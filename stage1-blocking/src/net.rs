@@ -1,0 +1,43 @@
+//! Small socket helpers shared by the demo server, the echo servers and their binaries.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+/// How many not-yet-accepted connections the kernel may queue for a listener.
+///
+/// `std::net::TcpListener::bind` asks for 128. Later stages open 1000 connections at once
+/// against the demo server; with a short queue the kernel drops the extra SYNs and those
+/// clients retry a whole second later, which would look like a slow runtime. The kernel caps
+/// this at `net.core.somaxconn` (4096 on current Linux).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+// ANCHOR: bind_listener
+/// Binds a blocking TCP listener on `addr` with [`LISTEN_BACKLOG`].
+///
+/// `SO_REUSEADDR` lets a server restart at once on the port it just used (old connections in
+/// TIME_WAIT no longer block the bind), while a port that another server is *listening* on
+/// still fails with `AddrInUse`.
+pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+// ANCHOR_END: bind_listener
+
+/// What an accept loop does after `accept` failed: it keeps going, sometimes after a pause.
+///
+/// Some failures belong to one connection that died in the queue (`ECONNABORTED`): just accept
+/// the next. Others mean the process is out of file descriptors or memory (`EMFILE`, `ENFILE`,
+/// `ENOBUFS`, `ENOMEM`): retrying at once would spin at 100% CPU, so we pause briefly and let
+/// finishing connections give descriptors back. Never a reason to bring the server down.
+pub fn accept_backoff(err: &io::Error) {
+    let out_of_resources =
+        matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM));
+    if out_of_resources {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
