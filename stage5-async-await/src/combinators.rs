@@ -207,6 +207,15 @@ impl<F: Future> FutureSet<F> {
     }
 }
 
+impl<F: Future> Drop for FutureSet<F> {
+    fn drop(&mut self) {
+        // A child that outlives us (handed out by `wait`, or whose waker sits in a channel)
+        // keeps the ReadyList alive. Forget the parent's waker so that list does not keep the
+        // parent task alive too (task -> set -> list -> task would be a reference cycle).
+        lock(&self.list.state).parent = None;
+    }
+}
+
 /// Awaits every future of `futures` concurrently; resolves to their outputs in input order
 /// (asyncio's `gather(*futures)`), whatever order they finish in.
 // ANCHOR: join_all

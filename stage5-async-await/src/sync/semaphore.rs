@@ -139,7 +139,7 @@ impl Semaphore {
     /// Cancel-safe: dropping the returned future before it completes gives back any permit
     /// that was already reserved for it, and removes it from the queue.
     pub fn acquire(&self) -> Acquire<'_> {
-        Acquire { semaphore: self, id: None }
+        Acquire { semaphore: self, id: None, done: false }
     }
 
     /// Like [`acquire`](Self::acquire), but the permit owns an `Arc` of the semaphore, so it can
@@ -210,6 +210,8 @@ pub struct Acquire<'a> {
     /// Our place in the queue once we had to wait; `None` before the first poll and after
     /// completion (so `Drop` knows whether there is anything to undo).
     id: Option<u64>,
+    /// Set when we returned `Ready`: a second poll must not quietly take a second permit.
+    done: bool,
 }
 
 // ANCHOR: acquire_poll
@@ -217,15 +219,18 @@ impl<'a> Future for Acquire<'a> {
     type Output = Result<SemaphorePermit<'a>, AcquireError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(!self.done, "Acquire polled after it completed");
         let semaphore = self.semaphore;
         let mut state = lock(&semaphore.state);
         let Some(id) = self.id else {
             // First poll: take a free permit, or join the back of the queue.
             if state.closed {
+                self.done = true;
                 return Poll::Ready(Err(AcquireError));
             }
             if state.permits > 0 {
                 state.permits -= 1;
+                self.done = true;
                 return Poll::Ready(Ok(SemaphorePermit { semaphore }));
             }
             let id = state.next_id;
@@ -239,11 +244,13 @@ impl<'a> Future for Acquire<'a> {
             // A releaser reserved a permit for us: collect it and leave the queue.
             state.waiters.remove(index);
             self.id = None;
+            self.done = true;
             return Poll::Ready(Ok(SemaphorePermit { semaphore }));
         }
         if state.closed {
             state.waiters.remove(index);
             self.id = None;
+            self.done = true;
             return Poll::Ready(Err(AcquireError));
         }
         // Still waiting (a spurious poll, or the task was polled for another reason):
