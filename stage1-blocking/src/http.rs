@@ -89,7 +89,7 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::MissingHeadEnd => {
-                write!(f, "truncated response: the header block never ended (no blank line)")
+                write!(f, "truncated: the header block never ended (no blank line)")
             }
             ParseError::HeadTooLarge { limit } => {
                 write!(f, "header block larger than {limit} bytes")
