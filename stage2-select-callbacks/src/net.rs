@@ -43,3 +43,20 @@ pub fn take_connect_error(stream: &TcpStream) -> io::Result<()> {
     }
 }
 // ANCHOR_END: take_connect_error
+
+// ANCHOR: send_nosignal
+/// `send(2)` with `MSG_NOSIGNAL`: writing to a peer that has gone returns `EPIPE` as an error
+/// instead of raising `SIGPIPE`, whose default action kills the whole process.
+///
+/// Rust binaries set `SIGPIPE` to "ignore" before `main`, but a library cannot count on that
+/// (it may run inside a C program, or a binary built with `-Zon-broken-pipe=kill`), and a
+/// server must never die because one client hung up.
+pub fn send_nosignal(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let flags = libc::MSG_NOSIGNAL;
+    // macOS has no MSG_NOSIGNAL (it has the SO_NOSIGPIPE socket option); Rust's ignore is it.
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let flags = 0;
+    socket2::SockRef::from(stream).send_with_flags(bytes, flags)
+}
+// ANCHOR_END: send_nosignal
