@@ -1,0 +1,300 @@
+//! An echo server on the future loop, with a bounded write buffer.
+//!
+//! Seed 000's selector echo server does `conn.send(data)  # Hope it won't block`. On a
+//! non-blocking socket the send does not block: it writes *part* of the data (or nothing) when
+//! the peer reads slowly, and the rest is silently lost. The fix is a write buffer per
+//! connection: what was read but not yet written waits there, and the loop waits for
+//! *writable* to send it. The buffer must also be *bounded*, or a client that sends a lot and
+//! never reads makes the server buffer everything: when it holds [`BUFFER_LIMIT`] bytes the
+//! connection stops asking to read, the kernel's receive buffer fills, TCP's window closes, and
+//! the client's own writes block. That chain is called back-pressure.
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::anyhow;
+use stage2_select_callbacks::trace;
+
+use crate::event_loop::EventLoop;
+use crate::future::Future;
+
+/// Most bytes a connection holds (read, not yet echoed) before it stops reading.
+pub const BUFFER_LIMIT: usize = 64 * 1024;
+
+/// Counters the server updates as it runs; safe to read from another thread (tests do).
+#[derive(Debug, Default)]
+pub struct EchoStats {
+    /// Connections accepted so far.
+    pub accepted: AtomicUsize,
+    /// Connections finished (closed by us after EOF, or after an error).
+    pub closed: AtomicUsize,
+    /// The largest write buffer any connection held: never above [`BUFFER_LIMIT`].
+    pub peak_buffered: AtomicUsize,
+}
+
+/// A bound echo server, ready to [`run`](EchoServer::run). It is `Send`: bind it on one thread,
+/// run it on another (the loop itself is created inside `run`).
+#[derive(Debug)]
+pub struct EchoServer {
+    listener: TcpListener,
+    stats: Arc<EchoStats>,
+}
+
+impl EchoServer {
+    /// Binds `addr` (port 0 picks a free port) with stage 1's listener set-up.
+    pub fn bind(addr: SocketAddr) -> io::Result<EchoServer> {
+        EchoServer::from_listener(stage1_blocking::net::bind_listener(addr)?)
+    }
+
+    /// Serves on an already bound listener (made non-blocking here).
+    pub fn from_listener(listener: TcpListener) -> io::Result<EchoServer> {
+        listener.set_nonblocking(true)?;
+        Ok(EchoServer { listener, stats: Arc::default() })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> Arc<EchoStats> {
+        Arc::clone(&self.stats)
+    }
+
+    // ANCHOR: run
+    /// Serves until the listener fails (it normally never returns).
+    pub fn run(self) -> anyhow::Result<()> {
+        let lp = EventLoop::new()?;
+        // The accept chain resolves this only if it cannot go on; running "until complete"
+        // on it is running forever in the normal case.
+        let stopped = lp.create_future::<()>("echo server stopped");
+        let server = Rc::new(Listening {
+            lp: lp.clone(),
+            listener: self.listener,
+            stats: self.stats,
+            stopped: stopped.clone(),
+        });
+        server.accept_soon();
+        lp.run_until_complete(&stopped)
+    }
+    // ANCHOR_END: run
+}
+
+struct Listening {
+    lp: EventLoop,
+    listener: TcpListener,
+    stats: Arc<EchoStats>,
+    stopped: Future<()>,
+}
+
+// ANCHOR: accept
+impl Listening {
+    /// Waits for the listener to be readable (a connection is queued), then accepts.
+    fn accept_soon(self: Rc<Self>) {
+        let ready = self.lp.wait_readable(self.listener.as_raw_fd());
+        ready.add_done_callback(move |ready| self.accept(ready));
+    }
+
+    /// Accepts every queued connection, starts a [`Connection`] for each, and waits again.
+    fn accept(self: Rc<Self>, ready: &Future<()>) {
+        if let Err(err) = ready.outcome() {
+            let _ = self.stopped.set_exception(anyhow!(err).context("waiting on the listener"));
+            return;
+        }
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    if let Err(err) = stream.set_nonblocking(true) {
+                        trace!("echo: dropping {peer}: {err}");
+                        continue;
+                    }
+                    trace!("echo: accepted {peer} as fd {}", stream.as_raw_fd());
+                    self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    Connection::start(&self.lp, stream, Arc::clone(&self.stats));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                // A client that gave up while queued, or a signal: try the next one.
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(err) => {
+                    // Typically EMFILE (out of fds): keep serving the connections we have and
+                    // try again on the next readiness report.
+                    trace!("echo: accept failed: {err}");
+                    break;
+                }
+            }
+        }
+        self.accept_soon();
+    }
+}
+// ANCHOR_END: accept
+
+// ANCHOR: connection
+/// One client. Shared (`Rc<RefCell<..>>`) by the callbacks of the two futures it may wait for
+/// at the same time: "readable" (when the buffer has room) and "writable" (when it holds bytes).
+struct Connection {
+    lp: EventLoop,
+    stream: TcpStream,
+    /// Bytes read and not yet written back: `buffer[start..]`.
+    buffer: Vec<u8>,
+    start: usize,
+    /// The client shut down its writing side; echo what is left, then close ours.
+    eof: bool,
+    /// The futures we wait on, so a fatal error can cancel the other one.
+    reading: Option<Future<()>>,
+    writing: Option<Future<()>>,
+    closed: bool,
+    stats: Arc<EchoStats>,
+}
+
+impl Connection {
+    fn start(lp: &EventLoop, stream: TcpStream, stats: Arc<EchoStats>) {
+        let conn = Connection {
+            lp: lp.clone(),
+            stream,
+            buffer: Vec::with_capacity(BUFFER_LIMIT),
+            start: 0,
+            eof: false,
+            reading: None,
+            writing: None,
+            closed: false,
+            stats,
+        };
+        Connection::pump(&Rc::new(RefCell::new(conn)));
+    }
+
+    fn pending(&self) -> usize {
+        self.buffer.len() - self.start
+    }
+
+    /// Decides what to wait for next. This is where back-pressure lives: no room, no reading.
+    fn pump(this: &Rc<RefCell<Connection>>) {
+        let mut conn = this.borrow_mut();
+        if conn.closed {
+            return;
+        }
+        if conn.eof && conn.pending() == 0 {
+            // Everything echoed: tell the client we are done too. The socket closes when the
+            // last callback holding this connection is dropped.
+            let _ = conn.stream.shutdown(Shutdown::Write);
+            return conn.close("done");
+        }
+        let fd = conn.stream.as_raw_fd();
+        if !conn.eof && conn.pending() < BUFFER_LIMIT && conn.reading.is_none() {
+            let ready = conn.lp.wait_readable(fd);
+            conn.reading = Some(ready.clone());
+            let this = Rc::clone(this);
+            ready.add_done_callback(move |ready| Connection::on_readable(&this, ready));
+        }
+        if conn.pending() > 0 && conn.writing.is_none() {
+            let ready = conn.lp.wait_writable(fd);
+            conn.writing = Some(ready.clone());
+            let this = Rc::clone(this);
+            ready.add_done_callback(move |ready| Connection::on_writable(&this, ready));
+        }
+    }
+
+    fn on_readable(this: &Rc<RefCell<Connection>>, ready: &Future<()>) {
+        {
+            let mut conn = this.borrow_mut();
+            conn.reading = None;
+            if conn.closed || ready.cancelled() {
+                return;
+            }
+            if let Err(err) = ready.outcome().map_err(io::Error::other).and_then(|()| conn.read_some()) {
+                return conn.close(&format!("read: {err}"));
+            }
+            // Echo at once: the socket is almost always writable, and this saves a loop turn.
+            if let Err(err) = conn.write_some() {
+                return conn.close(&format!("write: {err}"));
+            }
+        }
+        Connection::pump(this);
+    }
+
+    fn on_writable(this: &Rc<RefCell<Connection>>, ready: &Future<()>) {
+        {
+            let mut conn = this.borrow_mut();
+            conn.writing = None;
+            if conn.closed || ready.cancelled() {
+                return;
+            }
+            if let Err(err) = ready.outcome().map_err(io::Error::other).and_then(|()| conn.write_some()) {
+                return conn.close(&format!("write: {err}"));
+            }
+        }
+        Connection::pump(this);
+    }
+
+    /// One `read` into the free room of the buffer (never past [`BUFFER_LIMIT`]).
+    fn read_some(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            // Slide the unsent bytes to the front so the free room is contiguous.
+            self.buffer.drain(..self.start);
+            self.start = 0;
+        }
+        let used = self.buffer.len();
+        self.buffer.resize(BUFFER_LIMIT, 0);
+        let result = loop {
+            match self.stream.read(&mut self.buffer[used..]) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = match result {
+            Ok(0) => {
+                self.eof = true;
+                0
+            }
+            Ok(n) => n,
+            // Readiness was a hint, not a promise: nothing to read after all.
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(err) => {
+                self.buffer.truncate(used);
+                return Err(err);
+            }
+        };
+        self.buffer.truncate(used + n);
+        self.stats.peak_buffered.fetch_max(self.pending(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes buffered bytes until the buffer is empty or the kernel says `WouldBlock`.
+    fn write_some(&mut self) -> io::Result<()> {
+        while self.pending() > 0 {
+            match self.stream.write(&self.buffer[self.start..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.start += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) => return Err(err),
+            }
+        }
+        if self.pending() == 0 {
+            self.buffer.clear();
+            self.start = 0;
+        }
+        Ok(())
+    }
+
+    /// Stops the connection: cancel whatever we still wait for, so the loop deregisters the fd
+    /// before the socket is closed (when the last callback holding us is dropped).
+    fn close(&mut self, why: &str) {
+        trace!("echo: closing fd {} ({why})", self.stream.as_raw_fd());
+        self.closed = true;
+        self.stats.closed.fetch_add(1, Ordering::Relaxed);
+        for waiting in [self.reading.take(), self.writing.take()].into_iter().flatten() {
+            waiting.cancel();
+        }
+    }
+}
+// ANCHOR_END: connection

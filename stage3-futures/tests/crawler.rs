@@ -1,0 +1,113 @@
+//! The future-based crawler against the stage 1 demo server, over real loopback sockets.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::thread;
+
+use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
+use stage2_select_callbacks::selector::{Backend, Selector};
+use stage3_futures::crawler::{crawl, fetch};
+use stage3_futures::{EventLoop, FutureError};
+
+fn backends() -> Vec<Backend> {
+    if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] }
+}
+
+fn paths(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("/{i}")).collect()
+}
+
+/// An address on 127.0.0.1 where nothing listens: bind a port, then close it.
+fn refused_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn crawl_all(config: DemoConfig, count: usize) {
+    let server = DemoServer::start(config).unwrap();
+    for backend in backends() {
+        let lp = EventLoop::with_selector(Selector::with_backend(backend).unwrap());
+        let outcomes = crawl(&lp, server.addr(), &paths(count), |_| {}).unwrap();
+        assert_eq!(outcomes.len(), count);
+        for (outcome, path) in outcomes.iter().zip(paths(count)) {
+            assert_eq!(outcome.path, path);
+            let response = outcome.result.as_ref().unwrap_or_else(|e| panic!("{backend:?} {path}: {e}"));
+            assert_eq!(response.status, 200, "{backend:?} {path}");
+            assert_eq!(response.body, expected_body(&path).unwrap(), "{backend:?} {path}");
+        }
+        assert!(!lp.has_work(), "{backend:?}: the loop is idle after the crawl");
+    }
+}
+
+#[test]
+fn fetches_every_page() {
+    crawl_all(DemoConfig::instant(), 25);
+}
+
+#[test]
+fn fetches_every_page_when_the_server_trickles() {
+    // 16-byte pieces: each response arrives in several reads, each one a new readable future.
+    crawl_all(DemoConfig { trickle: true, ..DemoConfig::instant() }, 5);
+}
+
+#[test]
+fn report_sees_every_outcome_once() {
+    let server = DemoServer::start(DemoConfig::instant()).unwrap();
+    let lp = EventLoop::new().unwrap();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let s = std::rc::Rc::clone(&seen);
+    crawl(&lp, server.addr(), &paths(8), move |o| s.borrow_mut().push(o.path.clone())).unwrap();
+    let mut seen = seen.take();
+    seen.sort_by_key(|p| p[1..].parse::<u32>().unwrap());
+    assert_eq!(seen, paths(8));
+}
+
+#[test]
+fn a_refused_connect_fails_only_its_own_request() {
+    let server = DemoServer::start(DemoConfig::instant()).unwrap();
+    let closed = refused_addr();
+    for backend in backends() {
+        let lp = EventLoop::with_selector(Selector::with_backend(backend).unwrap());
+        let good: Vec<_> = paths(4).iter().map(|p| (p.clone(), fetch(&lp, server.addr(), p))).collect();
+        let refused = fetch(&lp, closed, "/1");
+        lp.run().unwrap();
+        match refused.take_result() {
+            Err(FutureError::Failed(err)) => {
+                let io = err.downcast_ref::<std::io::Error>().expect("an io::Error inside");
+                assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused, "{backend:?}: {err:#}");
+            }
+            other => panic!("{backend:?}: expected a refused connect, got {other:?}"),
+        }
+        for (path, fut) in good {
+            assert_eq!(fut.take_result().unwrap().body, expected_body(&path).unwrap(), "{backend:?}");
+        }
+    }
+}
+
+#[test]
+fn a_garbage_response_is_an_error_not_a_panic() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 512];
+        let _ = conn.read(&mut request).unwrap();
+        conn.write_all(b"this is not HTTP at all\r\n\r\n").unwrap();
+    });
+    let lp = EventLoop::new().unwrap();
+    let fut = fetch(&lp, addr, "/1");
+    let err = lp.run_until_complete(&fut).unwrap_err();
+    assert!(format!("{err:#}").contains("bad response"), "{err:#}");
+    server.join().unwrap();
+}
+
+#[test]
+fn a_cancelled_request_stops_and_leaves_nothing_registered() {
+    let server = DemoServer::start(DemoConfig::instant()).unwrap();
+    let lp = EventLoop::new().unwrap();
+    let fut = fetch(&lp, server.addr(), "/1");
+    assert!(fut.cancel());
+    lp.run().unwrap();
+    assert!(matches!(fut.take_result(), Err(FutureError::Cancelled)));
+    assert_eq!(lp.watched(), 0);
+}
