@@ -267,22 +267,20 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
     shared.peak.fetch_max(now, Ordering::SeqCst);
     // Errors here are the client's business (it went away, it stalled): nothing to report,
     // and certainly nothing to panic about. The connection is simply closed.
-    if let Ok(true) = answer(&mut stream, shared) {
-        shared.served.fetch_add(1, Ordering::SeqCst);
-    }
+    let _ = answer(&mut stream, shared);
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
 // ANCHOR: answer
-/// Reads one request head and answers it. `Ok(true)` when a response was sent in full.
-fn answer(stream: &mut TcpStream, shared: &Shared) -> io::Result<bool> {
+/// Reads one request head and answers it.
+fn answer(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
     // Small trickle pieces must leave at once, not wait for Nagle's algorithm to batch them.
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
 
     let head = match http::read_request_head(stream)? {
-        HeadRead::Closed => return Ok(false),
+        HeadRead::Closed => return Ok(()),
         HeadRead::Invalid(ParseError::HeadTooLarge { .. }) => {
             let body = b"request head too large\n";
             return respond(stream, shared, 431, "Request Header Fields Too Large", body);
@@ -301,7 +299,7 @@ fn answer(stream: &mut TcpStream, shared: &Shared) -> io::Result<bool> {
 
     // The pretend network latency. A stopping server cuts it short and sends nothing.
     if !shared.pause(shared.config.delay) {
-        return Ok(false);
+        return Ok(());
     }
     match expected_body(&request.path) {
         Some(body) => respond(stream, shared, 200, "OK", &body),
@@ -318,20 +316,20 @@ fn error_body(e: &ParseError) -> Vec<u8> {
 }
 
 // ANCHOR: respond
-/// Sends a whole response (trickled if configured), then closes politely.
+/// Sends a whole response (trickled if configured), counts it, then closes politely.
 fn respond(
     stream: &mut TcpStream,
     shared: &Shared,
     status: u16,
     reason: &str,
     body: &[u8],
-) -> io::Result<bool> {
+) -> io::Result<()> {
     let content_type = if status == 200 { "text/html; charset=utf-8" } else { "text/plain" };
     let bytes = http::response_bytes(status, reason, content_type, body);
     if shared.config.trickle {
         for (i, piece) in bytes.chunks(TRICKLE_PIECE).enumerate() {
             if i > 0 && !shared.pause(TRICKLE_PAUSE) {
-                return Ok(false);
+                return Ok(()); // stopping
             }
             stream.write_all(piece)?;
         }
@@ -339,8 +337,11 @@ fn respond(
         // write_all, not write: one write may take only part of the bytes.
         stream.write_all(&bytes)?;
     }
+    // Counted before the client can see the end of the response: a client that has read
+    // to EOF can rely on `requests_served` including its request.
+    shared.served.fetch_add(1, Ordering::SeqCst);
     close_politely(stream);
-    Ok(true)
+    Ok(())
 }
 // ANCHOR_END: respond
 

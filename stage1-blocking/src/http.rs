@@ -310,12 +310,24 @@ pub fn read_request_head(reader: &mut impl Read) -> io::Result<HeadRead> {
 /// `while True: chunk = s.recv(1000)` loop. Each `read` blocks the thread until *some* bytes
 /// arrive: one byte or a thousand, we cannot choose, so we keep appending.
 pub fn read_to_eof(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+    read_to_eof_observed(reader, |_| {})
+}
+
+/// [`read_to_eof`], calling `on_read(n)` after every successful `read` (n = 0 at EOF), so a
+/// demo can show how many pieces a response arrived in.
+pub fn read_to_eof_observed(reader: &mut impl Read, mut on_read: impl FnMut(usize)) -> io::Result<Vec<u8>> {
     let mut response = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
         match reader.read(&mut chunk) {
-            Ok(0) => return Ok(response),
-            Ok(n) => response.extend_from_slice(&chunk[..n]),
+            Ok(0) => {
+                on_read(0);
+                return Ok(response);
+            }
+            Ok(n) => {
+                on_read(n);
+                response.extend_from_slice(&chunk[..n]);
+            }
             // A signal arrived while we slept in read(2); nothing was lost, ask again.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -337,11 +349,18 @@ pub fn read_response(reader: &mut impl Read) -> anyhow::Result<Response> {
 /// `write_all` until the kernel has room for the bytes, each `read` until bytes arrive.
 /// While it sleeps, this thread can do nothing else. That is the whole of stage 1.
 pub fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
+    get_observed(addr, path, |_| {})
+}
+
+/// [`get`], calling `on_read(n)` after every `read` of the response (see
+/// [`read_to_eof_observed`]).
+pub fn get_observed(addr: SocketAddr, path: &str, on_read: impl FnMut(usize)) -> anyhow::Result<Response> {
     let mut stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
     stream
         .write_all(&request_bytes(&addr.to_string(), path))
         .with_context(|| format!("sending GET {path} to {addr}"))?;
-    let bytes = read_to_eof(&mut stream).with_context(|| format!("reading the response to GET {path}"))?;
+    let bytes = read_to_eof_observed(&mut stream, on_read)
+        .with_context(|| format!("reading the response to GET {path}"))?;
     parse_response(&bytes).with_context(|| format!("GET {path} from {addr}"))
 }
 // ANCHOR_END: get
