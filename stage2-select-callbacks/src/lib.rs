@@ -8,12 +8,14 @@
 //!
 //! * [`selector`]: the `Selector` (poll(2) everywhere, epoll on Linux).
 //! * [`crawler`]: seed 003's callback crawler, every request at once on one thread.
+//! * [`echo`]: a callback echo server with per-connection write buffers and back-pressure.
 //! * [`event_loop`]: the `EventLoop` that runs a callback when its fd is ready.
 //! * [`sys`]: the only `unsafe` code, thin syscall wrappers.
 //! * [`net`]: non-blocking connect and its `SO_ERROR` check.
 //! * [`trace`]: `TRACE=1` prints what the loop decides.
 
 pub mod crawler;
+pub mod echo;
 pub mod event_loop;
 pub mod net;
 pub mod selector;

@@ -65,3 +65,23 @@ pub fn epoll_wait(
     let n = check(unsafe { libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) })?;
     Ok(n as usize)
 }
+
+/// The open-file limit (`RLIMIT_NOFILE`) as `(soft, hard)`: the soft limit is what `open`,
+/// `socket` and `accept` are held to (EMFILE past it); a process may raise it up to the hard one.
+pub fn nofile_limit() -> io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `limit` is a valid, writable rlimit that outlives the call; the kernel fills it.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
+    // rlim_t is u64 on 64-bit Linux and macOS, but 32 bits wide on some 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+}
+
+/// Sets the soft open-file limit to `soft`, keeping the hard limit (`EINVAL` if above it).
+pub fn set_nofile_soft_limit(soft: u64) -> io::Result<()> {
+    let (_, hard) = nofile_limit()?;
+    let limit = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+    // SAFETY: `limit` is a valid rlimit that outlives the call; the kernel only reads it.
+    check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) })?;
+    Ok(())
+}

@@ -1,0 +1,455 @@
+//! The callback echo server: many clients on one thread, with back-pressure.
+//!
+//! Seed 000's `selectors` echo server reads what a client sent and calls `conn.send(data)`
+//! with the comment "Hope it won't block". On a non-blocking socket it does not block: when
+//! the client is not reading and the kernel's send buffer is full, `send` takes *part* of the
+//! data (or none, `EAGAIN`), and the seed drops the rest on the floor. Making the socket
+//! blocking instead would stall the only thread, and every other client with it.
+//!
+//! The fix is a write buffer per connection plus *back-pressure*:
+//!
+//! ```text
+//!   client ──bytes──> [kernel rcvbuf] ──read──> [ our buffer ] ──send──> [kernel sndbuf] ──> client
+//!                                                 │
+//!              above HIGH_WATER: stop reading <───┤  (the client's own sends then fill the
+//!              below LOW_WATER: read again    <───┘   kernel buffers and block *it*, not us)
+//! ```
+//!
+//! What we read goes into the buffer; we send what the socket takes and wait for *writable*
+//! to send more. When the buffer passes [`HIGH_WATER`] we stop watching the client for
+//! *readable*: its bytes pile up in the kernel, TCP's window closes, and the client's own
+//! `write` waits. That slows the sender down to the pace of the reader, with bounded memory
+//! on our side, instead of blocking the loop or dropping bytes.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, ErrorKind, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use crate::event_loop::EventLoop;
+use crate::net::send_nosignal;
+
+/// Stop reading from a client once this many of its bytes wait to be sent back.
+pub const HIGH_WATER: usize = 64 * 1024;
+/// Read from a paused client again once its buffer has drained below this.
+pub const LOW_WATER: usize = 16 * 1024;
+/// Bytes per `read`. A connection's buffer never exceeds `HIGH_WATER + READ_CHUNK`: we only
+/// read while it is below `HIGH_WATER`, and one read adds at most a chunk.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Counters a running server keeps, readable from any thread (tests and the bench use them).
+#[derive(Debug, Default)]
+pub struct EchoStats {
+    accepted: AtomicU64,
+    closed: AtomicU64,
+    bytes_echoed: AtomicU64,
+    max_buffered: AtomicUsize,
+    read_pauses: AtomicU64,
+    accept_pauses: AtomicU64,
+    /// Lets another thread wait for a counter to change (see [`EchoStats::wait_until`]).
+    changed: Condvar,
+    lock: Mutex<()>,
+}
+
+impl EchoStats {
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+    /// Connections closed so far (by EOF, error or reset).
+    pub fn closed(&self) -> u64 {
+        self.closed.load(Ordering::Relaxed)
+    }
+    /// Bytes sent back to clients so far.
+    pub fn bytes_echoed(&self) -> u64 {
+        self.bytes_echoed.load(Ordering::Relaxed)
+    }
+    /// The most bytes any one connection ever had waiting in its buffer.
+    pub fn max_buffered(&self) -> usize {
+        self.max_buffered.load(Ordering::Relaxed)
+    }
+    /// How many times a connection was paused (stopped reading) because its buffer was full.
+    pub fn read_pauses(&self) -> u64 {
+        self.read_pauses.load(Ordering::Relaxed)
+    }
+    /// How many times the server stopped accepting because it ran out of file descriptors.
+    pub fn accept_pauses(&self) -> u64 {
+        self.accept_pauses.load(Ordering::Relaxed)
+    }
+
+    /// Blocks the calling thread until `condition` holds. The server wakes waiters whenever a
+    /// connection closes or pauses, or the largest buffer grows: no polling, no sleeps.
+    pub fn wait_until(&self, condition: impl Fn(&EchoStats) -> bool) {
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while !condition(self) {
+            guard = self.changed.wait(guard).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn notify(&self) {
+        // Taking the lock (after the counter changed) orders us after any waiter that is
+        // between its check and its wait, so the wake-up cannot be lost.
+        drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+        self.changed.notify_all();
+    }
+
+    fn note_buffered(&self, bytes: usize) {
+        if self.max_buffered.fetch_max(bytes, Ordering::Relaxed) < bytes {
+            self.notify();
+        }
+    }
+
+    fn count(&self, counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What every connection shares: the listener, the counters, whether we are accepting.
+struct Server {
+    listener: TcpListener,
+    stats: Arc<EchoStats>,
+    /// False while accepting is paused because we ran out of file descriptors.
+    accepting: Cell<bool>,
+    open: Cell<usize>,
+}
+
+// ANCHOR: conn
+/// One client. The reader and writer callbacks of its socket share it through `Rc<RefCell>`.
+struct Conn {
+    server: Rc<Server>,
+    stream: TcpStream,
+    fd: RawFd,
+    peer: SocketAddr,
+    /// Bytes read from the client and not yet sent back: `buffer[sent..]`.
+    buffer: Vec<u8>,
+    sent: usize,
+    /// The client sent EOF: flush what is buffered, then close.
+    eof: bool,
+    /// Is a reader callback registered? (False while paused by back-pressure or after EOF.)
+    reading: bool,
+    /// Is a writer callback registered? (Only while something waits to be sent.)
+    writing: bool,
+    closed: bool,
+}
+// ANCHOR_END: conn
+
+type Shared = Rc<RefCell<Conn>>;
+
+impl Conn {
+    fn pending(&self) -> usize {
+        self.buffer.len() - self.sent
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        // Move the unsent tail to the front first, so the buffer does not grow forever.
+        if self.sent > 0 {
+            self.buffer.drain(..self.sent);
+            self.sent = 0;
+        }
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// Sends what the socket takes right now. Ok even if some bytes remain.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.sent < self.buffer.len() {
+            match send_nosignal(&self.stream, &self.buffer[self.sent..]) {
+                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
+                Ok(n) => {
+                    self.sent += n;
+                    self.server.stats.count(&self.server.stats.bytes_echoed, n as u64);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.sent == self.buffer.len() {
+            self.buffer.clear();
+            self.sent = 0;
+        }
+        Ok(())
+    }
+}
+
+// ANCHOR: serve
+/// Serves echo on `listener` forever on this thread (a server binary's `main`).
+pub fn serve(listener: TcpListener) -> io::Result<()> {
+    let mut lp = EventLoop::new()?;
+    serve_on(&mut lp, listener, Arc::new(EchoStats::default()))?;
+    lp.run()
+}
+
+/// Registers the echo server's accept callback on `lp`; the caller runs the loop.
+pub fn serve_on(lp: &mut EventLoop, listener: TcpListener, stats: Arc<EchoStats>) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let server = Rc::new(Server { listener, stats, accepting: Cell::new(true), open: Cell::new(0) });
+    watch_listener(lp, &server)
+}
+
+fn watch_listener(lp: &mut EventLoop, server: &Rc<Server>) -> io::Result<()> {
+    let fd = server.listener.as_raw_fd();
+    let server = server.clone();
+    lp.register_reader(fd, move |lp| on_acceptable(lp, &server))
+}
+// ANCHOR_END: serve
+
+// ANCHOR: accept
+/// The listener is readable: accept every pending connection, not just one.
+fn on_acceptable(lp: &mut EventLoop, server: &Rc<Server>) {
+    loop {
+        match server.listener.accept() {
+            Ok((stream, peer)) => start_connection(lp, server, stream, peer),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            // A client that gave up while queued, or a signal: just take the next one.
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionAborted | ErrorKind::Interrupted) => continue,
+            Err(e) if out_of_descriptors(&e) => {
+                // Level-triggered: the pending connection stays "readable", so retrying now
+                // would spin at 100% CPU. Stop watching the listener until one of our
+                // connections closes and gives a descriptor back.
+                if server.open.get() == 0 {
+                    // None of ours to wait for (someone else holds the fds): keep trying.
+                    eprintln!("stage2-echo: accept: {e} (and no connection of ours to wait for)");
+                    return;
+                }
+                eprintln!("stage2-echo: accept: {e}; not accepting until a connection closes");
+                server.stats.count(&server.stats.accept_pauses, 1);
+                server.accepting.set(false);
+                if let Err(e) = lp.unregister_reader(server.listener.as_raw_fd()) {
+                    eprintln!("stage2-echo: cannot pause the listener: {e}");
+                }
+                return;
+            }
+            Err(e) => {
+                eprintln!("stage2-echo: accept: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, peer: SocketAddr) {
+    if let Err(e) = stream.set_nonblocking(true) {
+        eprintln!("stage2-echo: {peer}: {e}");
+        return;
+    }
+    let fd = stream.as_raw_fd();
+    let conn = Rc::new(RefCell::new(Conn {
+        server: server.clone(),
+        stream,
+        fd,
+        peer,
+        buffer: Vec::new(),
+        sent: 0,
+        eof: false,
+        reading: true,
+        writing: false,
+        closed: false,
+    }));
+    let reader = conn.clone();
+    if let Err(e) = lp.register_reader(fd, move |lp| on_readable(lp, &reader)) {
+        eprintln!("stage2-echo: {peer}: cannot watch the socket: {e}");
+        return; // `conn` (and the socket) is dropped here
+    }
+    server.open.set(server.open.get() + 1);
+    server.stats.count(&server.stats.accepted, 1);
+    crate::trace!("echo: accepted {peer} on fd {fd}");
+}
+// ANCHOR_END: accept
+
+// ANCHOR: readable
+/// Readable: read while the buffer has room, send what the socket takes, then decide what
+/// to wait for next.
+fn on_readable(lp: &mut EventLoop, shared: &Shared) {
+    let mut conn = shared.borrow_mut();
+    let mut chunk = [0u8; READ_CHUNK];
+    // Stop at WouldBlock (nothing more for now), EOF, or a full buffer (back-pressure).
+    while conn.pending() < HIGH_WATER {
+        match (&conn.stream).read(&mut chunk) {
+            Ok(0) => {
+                crate::trace!("echo: {} sent EOF, {} bytes left to send", conn.peer, conn.pending());
+                conn.eof = true;
+                break;
+            }
+            Ok(n) => {
+                conn.push(&chunk[..n]);
+                conn.server.stats.note_buffered(conn.pending());
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return close(lp, &mut conn, Some(e)),
+        }
+    }
+    if let Err(e) = conn.flush() {
+        return close(lp, &mut conn, Some(e));
+    }
+    settle(lp, shared, &mut conn);
+}
+
+/// Writable: send more of the buffer, then decide what to wait for next.
+fn on_writable(lp: &mut EventLoop, shared: &Shared) {
+    let mut conn = shared.borrow_mut();
+    if let Err(e) = conn.flush() {
+        return close(lp, &mut conn, Some(e));
+    }
+    settle(lp, shared, &mut conn);
+}
+// ANCHOR_END: readable
+
+// ANCHOR: settle
+/// Makes the registered callbacks match the connection's state: the heart of back-pressure.
+fn settle(lp: &mut EventLoop, shared: &Shared, conn: &mut Conn) {
+    let pending = conn.pending();
+    if conn.eof && pending == 0 {
+        return close(lp, conn, None); // everything the client sent went back: done
+    }
+    // Two thresholds, not one: pausing at 64 KiB and resuming at 16 KiB means a paused client
+    // is resumed once per 48 KiB drained, not once per byte.
+    let limit = if conn.reading { HIGH_WATER } else { LOW_WATER };
+    let want_read = !conn.eof && pending < limit;
+    let want_write = pending > 0;
+    let fd = conn.fd;
+
+    if want_read != conn.reading {
+        let result = if want_read {
+            crate::trace!("echo: {} drained to {pending} bytes: read again", conn.peer);
+            let reader = shared.clone();
+            lp.register_reader(fd, move |lp| on_readable(lp, &reader))
+        } else {
+            if !conn.eof {
+                crate::trace!("echo: {} has {pending} bytes buffered: stop reading", conn.peer);
+                conn.server.stats.count(&conn.server.stats.read_pauses, 1);
+                conn.server.stats.notify();
+            }
+            lp.unregister_reader(fd)
+        };
+        if let Err(e) = result {
+            return close(lp, conn, Some(e));
+        }
+        conn.reading = want_read;
+    }
+    if want_write != conn.writing {
+        let result = if want_write {
+            let writer = shared.clone();
+            lp.register_writer(fd, move |lp| on_writable(lp, &writer))
+        } else {
+            lp.unregister_writer(fd)
+        };
+        if let Err(e) = result {
+            return close(lp, conn, Some(e));
+        }
+        conn.writing = want_write;
+    }
+}
+// ANCHOR_END: settle
+
+// ANCHOR: close
+/// Ends a connection: out of the loop first, then the socket closes when the last callback
+/// holding it is dropped (right after the one running now returns).
+fn close(lp: &mut EventLoop, conn: &mut Conn, error: Option<io::Error>) {
+    if conn.closed {
+        return;
+    }
+    conn.closed = true;
+    if let Err(e) = lp.unregister(conn.fd) {
+        crate::trace!("echo: {}: unregister: {e}", conn.peer);
+    }
+    match error {
+        None => crate::trace!("echo: {} done, closing", conn.peer),
+        // The client went away mid-transfer: normal life for a server, not worth a log line.
+        Some(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
+            crate::trace!("echo: {} went away: {e}", conn.peer);
+        }
+        Some(e) => eprintln!("stage2-echo: {}: {e}", conn.peer),
+    }
+    // Shut the socket now: our Rc may outlive this call by a little, the connection should not.
+    let _ = conn.stream.shutdown(std::net::Shutdown::Both);
+    let server = conn.server.clone();
+    server.open.set(server.open.get() - 1);
+    server.stats.count(&server.stats.closed, 1);
+    server.stats.notify();
+    if !server.accepting.get() {
+        // A descriptor came back: accept again.
+        eprintln!("stage2-echo: a connection closed; accepting again");
+        match watch_listener(lp, &server) {
+            Ok(()) => server.accepting.set(true),
+            Err(e) => eprintln!("stage2-echo: cannot watch the listener again: {e}"),
+        }
+    }
+}
+// ANCHOR_END: close
+
+/// An echo server running on its own thread, for tests and the bench. Dropping it stops it.
+///
+/// Stopping uses a socketpair registered in the loop like any other socket: closing our end
+/// makes the loop's end readable (EOF), its callback calls [`EventLoop::stop`], and the loop
+/// thread ends, closing every connection. The loop never needs a timeout to notice.
+#[derive(Debug)]
+pub struct EchoServer {
+    addr: SocketAddr,
+    stats: Arc<EchoStats>,
+    stop: Option<UnixStream>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl EchoServer {
+    /// Starts serving `listener` on a new thread.
+    pub fn start(listener: TcpListener) -> io::Result<EchoServer> {
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(EchoStats::default());
+        let (stop, stop_in_loop) = UnixStream::pair()?;
+        stop_in_loop.set_nonblocking(true)?;
+        let server_stats = stats.clone();
+        let thread = std::thread::Builder::new().name("stage2-echo".to_string()).spawn(move || {
+            let mut lp = EventLoop::new()?;
+            let stop_fd = stop_in_loop.as_raw_fd();
+            lp.register_reader(stop_fd, move |lp| {
+                let _keep_open = &stop_in_loop;
+                lp.stop();
+            })?;
+            serve_on(&mut lp, listener, server_stats)?;
+            lp.run()
+        })?;
+        Ok(EchoServer { addr, stats, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &Arc<EchoStats> {
+        &self.stats
+    }
+
+    /// Stops the loop and waits for its thread; returns the loop's error, if it had one.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        drop(self.stop.take()); // EOF on the loop's end of the pair
+        match self.thread.take().map(JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the echo server thread panicked")),
+        }
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            eprintln!("stage2-echo: {e}");
+        }
+    }
+}

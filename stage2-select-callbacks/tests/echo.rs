@@ -1,0 +1,181 @@
+//! The callback echo server over real loopback sockets. The server runs on its own thread
+//! (`EchoServer`), the test plays the clients with ordinary blocking sockets.
+//!
+//! Run with `SELECTOR=poll` as well: the server picks its backend from the environment.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::thread;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use stage2_select_callbacks::echo::{EchoServer, HIGH_WATER, READ_CHUNK};
+
+fn start() -> EchoServer {
+    EchoServer::start(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap()
+}
+
+/// Bytes that differ per client and do not repeat every 256, so a misplaced chunk shows.
+fn pattern(client: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i + client * 13) % 251) as u8).collect()
+}
+
+/// Sends `payload` from a second thread while this one reads the echo to EOF.
+fn echo_roundtrip(addr: SocketAddr, payload: Vec<u8>) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        writer.write_all(&payload).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut echoed = Vec::new();
+    stream.read_to_end(&mut echoed).unwrap();
+    sender.join().unwrap();
+    echoed
+}
+
+#[test]
+fn echoes_one_mebibyte_exactly() {
+    let server = start();
+    let payload = pattern(0, 1024 * 1024);
+    let echoed = echo_roundtrip(server.addr(), payload.clone());
+    assert_eq!(echoed.len(), payload.len());
+    assert!(echoed == payload, "the echoed bytes differ from the sent ones");
+    server.stats().wait_until(|s| s.closed() == 1);
+    assert_eq!(server.stats().bytes_echoed(), payload.len() as u64);
+    server.stop().unwrap();
+}
+
+#[test]
+fn serves_several_clients_at_once() {
+    let server = start();
+    let addr = server.addr();
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            thread::spawn(move || {
+                let payload = pattern(c, 256 * 1024 + c * 1000);
+                let echoed = echo_roundtrip(addr, payload.clone());
+                assert!(echoed == payload, "client {c}: wrong bytes back");
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    server.stats().wait_until(|s| s.closed() == 8);
+    assert_eq!(server.stats().accepted(), 8);
+}
+
+#[test]
+fn small_messages_come_back_one_by_one() {
+    // An interactive client: each line is echoed before the next is sent.
+    let server = start();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    for line in ["hello\n", "event loop\n", "x\n"] {
+        stream.write_all(line.as_bytes()).unwrap();
+        let mut back = vec![0u8; line.len()];
+        stream.read_exact(&mut back).unwrap();
+        assert_eq!(back, line.as_bytes());
+    }
+}
+
+#[test]
+fn slow_reader_is_paused_not_buffered_without_bound() {
+    // Small kernel buffers on both sides, so that what the kernel can hold (a few hundred
+    // KiB) is far below the 4 MiB sent: the server *must* hit its high-water mark.
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    listener.set_send_buffer_size(32 * 1024).unwrap();
+    listener.set_recv_buffer_size(32 * 1024).unwrap(); // accepted sockets inherit both
+    listener.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    listener.listen(16).unwrap();
+    let server = EchoServer::start(listener.into()).unwrap();
+    let stats = server.stats().clone();
+    let bound = HIGH_WATER + READ_CHUNK;
+
+    let client = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    client.set_recv_buffer_size(32 * 1024).unwrap();
+    client.connect(&server.addr().into()).unwrap();
+    let mut stream: TcpStream = client.into();
+
+    let payload = pattern(3, 4 * 1024 * 1024);
+    let mut writer = stream.try_clone().unwrap();
+    let to_send = payload.clone();
+    let sender = thread::spawn(move || {
+        writer.write_all(&to_send).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+
+    // Read nothing until the server has paused this connection (or, if it were broken,
+    // buffered past the bound). Both are certain to happen while we do not read.
+    stats.wait_until(|s| s.read_pauses() >= 1 || s.max_buffered() > bound);
+    assert!(stats.max_buffered() <= bound, "buffered {} > {bound}", stats.max_buffered());
+    assert!(stats.read_pauses() >= 1);
+
+    // Now read, slowly: small reads, and check every byte.
+    let mut echoed = Vec::with_capacity(payload.len());
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        echoed.extend_from_slice(&buf[..n]);
+    }
+    sender.join().unwrap();
+    assert_eq!(echoed.len(), payload.len());
+    assert!(echoed == payload, "the echoed bytes differ from the sent ones");
+    assert!(stats.max_buffered() <= bound, "buffered {} > {bound}", stats.max_buffered());
+}
+
+#[test]
+fn client_that_disconnects_mid_transfer_does_not_bring_the_server_down() {
+    let server = start();
+    {
+        // Send until the kernel takes no more, then vanish without reading: the echo that
+        // was on its way back is unread, so closing sends a reset, and the server's next
+        // read or send on that connection fails.
+        let mut rude = TcpStream::connect(server.addr()).unwrap();
+        rude.set_nonblocking(true).unwrap();
+        let payload = pattern(1, 64 * 1024);
+        let mut sent = 0;
+        while let Ok(n) = rude.write(&payload) {
+            sent += n;
+            if sent > 64 * 1024 * 1024 {
+                break; // the kernel took a lot; plenty to make the point
+            }
+        }
+        assert!(sent > 0);
+    }
+    server.stats().wait_until(|s| s.closed() == 1);
+    // The next client is served as if nothing happened.
+    let payload = pattern(2, 100_000);
+    assert!(echo_roundtrip(server.addr(), payload.clone()) == payload);
+    server.stats().wait_until(|s| s.closed() == 2);
+    server.stop().unwrap();
+}
+
+#[test]
+fn client_that_closes_without_sending_is_just_closed() {
+    let server = start();
+    drop(TcpStream::connect(server.addr()).unwrap());
+    server.stats().wait_until(|s| s.closed() == 1);
+    assert_eq!(server.stats().bytes_echoed(), 0);
+}
+
+#[test]
+fn eof_flushes_everything_before_closing() {
+    // Send a lot, close our write side at once, and only then start reading: everything
+    // buffered in the server must still come back before it closes.
+    let server = start();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    let payload = pattern(4, 200_000);
+    let mut writer = stream.try_clone().unwrap();
+    let to_send = payload.clone();
+    let sender = thread::spawn(move || {
+        writer.write_all(&to_send).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut echoed = Vec::new();
+    stream.read_to_end(&mut echoed).unwrap();
+    sender.join().unwrap();
+    assert!(echoed == payload);
+}
