@@ -1,0 +1,195 @@
+//! TCP: a listener whose `accept().await` survives fd exhaustion, and a stream with
+//! non-blocking connect (`SO_ERROR` checked), reads, writes, shutdown.
+
+use std::future::poll_fn;
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal, take_connect_error};
+use stage2_select_callbacks::trace;
+
+use crate::io::{AsyncRead, AsyncWrite};
+use crate::reactor::{Direction, Readiness, Source};
+
+/// How long `accept` waits before retrying when the process (or system) is out of fds.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// A listening TCP socket registered with the current runtime.
+pub struct TcpListener {
+    // Declared first: dropped (deregistered) before the socket below is closed.
+    source: Source,
+    listener: std::net::TcpListener,
+}
+
+impl TcpListener {
+    /// Binds `addr` (with SO_REUSEADDR, backlog 1024) and registers the socket. Must run
+    /// inside a runtime.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        TcpListener::from_std(socket.into())
+    }
+
+    /// Adopts a bound, listening std socket (made non-blocking here).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        let source = Source::new(listener.as_raw_fd(), Readiness::BOTH)?;
+        Ok(TcpListener { source, listener })
+    }
+
+    /// The bound address (the real port after binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    // ANCHOR: accept
+    /// Waits for the next connection (curio's `await sock.accept()`).
+    ///
+    /// When the process is out of fds (`EMFILE`, or `ENFILE`/`ENOBUFS`/`ENOMEM`), the
+    /// pending connection stays in the kernel's backlog and the listener stays readable: a
+    /// loop that retried at once would spin at 100% CPU. So we sleep a little on the timer
+    /// heap and retry; connections are accepted again as soon as fds are freed.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        loop {
+            let accepted =
+                poll_fn(|cx| self.source.poll_io(cx, Direction::Read, || self.listener.accept())).await;
+            match accepted {
+                Ok((stream, peer)) => {
+                    trace!("accepted fd {} from {peer}", stream.as_raw_fd());
+                    return Ok((TcpStream::from_std(stream)?, peer));
+                }
+                Err(e) if is_out_of_fds(&e) => {
+                    trace!("accept: {e}; backing off {ACCEPT_BACKOFF:?}");
+                    crate::time::sleep(ACCEPT_BACKOFF).await;
+                }
+                // The client gave up between SYN and accept: not the listener's problem.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    // ANCHOR_END: accept
+}
+
+fn is_out_of_fds(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+/// A connected TCP stream registered with the current runtime.
+pub struct TcpStream {
+    // Declared first: dropped (deregistered) before the socket below is closed.
+    source: Source,
+    stream: std::net::TcpStream,
+}
+
+impl TcpStream {
+    // ANCHOR: connect
+    /// Connects without blocking the loop: start the handshake (`EINPROGRESS`), wait until
+    /// the socket is *writable*, then read `SO_ERROR`, because writable only means the
+    /// handshake is over, not that it worked. A refused port is `Err(ConnectionRefused)`.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = connect_nonblocking(addr)?;
+        // Believe nothing ready: the first WRITE event is the end of the handshake.
+        let source = Source::new(stream.as_raw_fd(), Readiness::NONE)?;
+        poll_fn(|cx| source.poll_ready(cx, Direction::Write)).await;
+        take_connect_error(&stream)?;
+        // Reads were not tried yet: from now on, believe both directions ready.
+        source.mark_ready(Direction::Read);
+        Ok(TcpStream { source, stream })
+    }
+    // ANCHOR_END: connect
+
+    /// [`TcpStream::connect`] that gives up with `TimedOut` after `limit` (a timer on the
+    /// loop's heap; the half-open socket is closed when the connect future is dropped).
+    pub async fn connect_timeout(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
+        crate::time::timeout(limit, TcpStream::connect(addr)).await?
+    }
+
+    /// Adopts a connected std stream (made non-blocking here).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        let source = Source::new(stream.as_raw_fd(), Readiness::BOTH)?;
+        Ok(TcpStream { source, stream })
+    }
+
+    /// Reads some bytes; `Ok(0)` is EOF.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        crate::io::read(self, buf).await
+    }
+
+    /// Writes some bytes (maybe fewer than `buf.len()`).
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        crate::io::write(self, buf).await
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        crate::io::write_all(self, buf).await
+    }
+
+    /// Fills `buf` exactly (`UnexpectedEof` if the peer closes first).
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        crate::io::read_exact(self, buf).await
+    }
+
+    /// Reads until EOF, appending to `out`.
+    pub async fn read_to_end(&self, out: &mut Vec<u8>) -> io::Result<usize> {
+        crate::io::read_to_end(self, out).await
+    }
+
+    /// Waits until a read would not block, without reading (so an idle connection needs no
+    /// buffer: the echo server allocates one only when bytes are there).
+    pub async fn readable(&self) {
+        poll_fn(|cx| self.source.poll_ready(cx, Direction::Read)).await
+    }
+
+    /// Non-blocking read attempt: `WouldBlock` also clears the readiness bit, so a
+    /// following [`TcpStream::readable`] really waits.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = (&self.stream).read(buf);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.source.clear_readiness(Direction::Read);
+        }
+        result
+    }
+
+    /// Shuts down one or both directions (`Shutdown::Write` sends FIN: the peer reads EOF).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.stream.shutdown(how)
+    }
+
+    /// Disables Nagle's algorithm (small writes go out at once).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.stream.set_nodelay(nodelay)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+
+    /// Our end's address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.local_addr()
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_io(cx, Direction::Read, || (&self.stream).read(buf))
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        // send(MSG_NOSIGNAL): a peer that hung up is an EPIPE error, never a SIGPIPE.
+        self.source.poll_io(cx, Direction::Write, || send_nosignal(&self.stream, buf))
+    }
+}

@@ -1,0 +1,132 @@
+//! Child processes (asyncio's `create_subprocess_exec`): spawn with piped stdout/stderr,
+//! read them line by line on the reactor, await the exit status without polling.
+//!
+//! `std::process::Command` does the fork/exec. We take the pipe fds it created, make them
+//! non-blocking and register them like sockets. For the exit, Linux gives us a *pidfd*
+//! (`pidfd_open`): an fd that becomes readable when the child exits, so waiting for a child is
+//! waiting for readiness like everything else. Where there is no pidfd we fall back to
+//! SIGCHLD through [`crate::signal`]: at each SIGCHLD, `try_wait` the child. Neither way
+//! busy-polls.
+
+use std::fs::File;
+use std::future::poll_fn;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::process::{Command, ExitStatus, Stdio};
+use std::task::{Context, Poll};
+
+use stage2_select_callbacks::trace;
+
+use crate::io::{AsyncRead, BufReader};
+use crate::reactor::{Direction, Readiness, Source};
+use crate::signal::{SIGCHLD, Signal};
+use crate::sys;
+
+/// The read end of a child's stdout or stderr, registered with the runtime.
+pub struct PipeReader {
+    // Declared first: dropped (deregistered) before the pipe below is closed.
+    source: Source,
+    pipe: File,
+}
+
+impl PipeReader {
+    fn new(fd: OwnedFd) -> io::Result<PipeReader> {
+        sys::set_nonblocking(fd.as_fd())?;
+        let source = Source::new(fd.as_raw_fd(), Readiness::BOTH)?;
+        Ok(PipeReader { source, pipe: File::from(fd) })
+    }
+
+    /// Wraps the pipe in a [`BufReader`] to read it line by line.
+    pub fn lines(self) -> BufReader<PipeReader> {
+        BufReader::new(self)
+    }
+}
+
+impl AsyncRead for PipeReader {
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_io(cx, Direction::Read, || (&self.pipe).read(buf))
+    }
+}
+
+/// How we learn that the child exited.
+enum ExitWatch {
+    /// A pidfd registered with the reactor: readable = exited.
+    Pidfd {
+        /// Registered first so it is deregistered before `_fd` closes.
+        source: Source,
+        _fd: OwnedFd,
+    },
+    /// No pidfd: wake at every SIGCHLD and `try_wait`.
+    Sigchld(Signal),
+}
+
+/// A running child. Its stdout/stderr are `Some` until taken.
+pub struct Child {
+    /// Captured stdout (always piped by [`spawn`]).
+    pub stdout: Option<PipeReader>,
+    /// Captured stderr (always piped by [`spawn`]).
+    pub stderr: Option<PipeReader>,
+    watch: ExitWatch,
+    child: std::process::Child,
+}
+
+// ANCHOR: spawn
+/// Spawns `command` with stdout and stderr piped (stdin is inherited unless you set it).
+/// Must run inside a runtime.
+pub fn spawn(command: &mut Command) -> io::Result<Child> {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Watch SIGCHLD *before* the child exists, so even an instant exit is not missed if
+    // we end up on the fallback path.
+    let fallback = match sys::pidfd_open(0) {
+        // pid 0 is never valid: this only probes that the syscall exists (EINVAL vs ENOSYS).
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => None,
+        _ => Some(Signal::new(SIGCHLD)?),
+    };
+    let mut child = command.spawn()?;
+    let stdout = child.stdout.take().map(|s| PipeReader::new(OwnedFd::from(s))).transpose()?;
+    let stderr = child.stderr.take().map(|s| PipeReader::new(OwnedFd::from(s))).transpose()?;
+    let watch = match fallback {
+        Some(signal) => ExitWatch::Sigchld(signal),
+        None => match sys::pidfd_open(child.id()) {
+            Ok(fd) => ExitWatch::Pidfd { source: Source::new(fd.as_raw_fd(), Readiness::NONE)?, _fd: fd },
+            Err(e) => {
+                // Spawned but cannot watch it (e.g. out of fds): reap it, report the error.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        },
+    };
+    trace!("child {} spawned", child.id());
+    Ok(Child { stdout, stderr, watch, child })
+}
+// ANCHOR_END: spawn
+
+impl Child {
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGKILL (no effect if it already exited).
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.child.kill()
+    }
+
+    // ANCHOR: wait
+    /// Waits for the child to exit and reaps it. `try_wait` first, then sleep until the
+    /// pidfd is readable (or the next SIGCHLD), and try again.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                trace!("child {} exited: {status}", self.child.id());
+                return Ok(status);
+            }
+            match &mut self.watch {
+                ExitWatch::Pidfd { source, .. } => poll_fn(|cx| source.poll_ready(cx, Direction::Read)).await,
+                ExitWatch::Sigchld(signal) => signal.recv().await,
+            }
+        }
+    }
+    // ANCHOR_END: wait
+}

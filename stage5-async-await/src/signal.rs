@@ -1,0 +1,196 @@
+//! Unix signals as futures: `ctrl_c().await`, `Signal::new(SIGTERM)?.recv().await`.
+//!
+//! A signal handler interrupts whatever the thread was doing, possibly in the middle of
+//! `malloc` holding its lock, so it may only do async-signal-safe things. Ours
+//! ([`crate::sys`]) writes one byte, the signal number, into a pipe: the *self-pipe trick*.
+//! A small dispatcher thread, started the first time a signal is watched, blocks reading that
+//! pipe; for each byte it bumps the signal's counter and wakes every task waiting for it.
+//! Those wakes come from another thread, so they reach each runtime through its wake fd
+//! (eventfd): any number of runtimes, on any threads, can wait for the same signal.
+//!
+//! ```text
+//!  kernel --SIGTERM--> on_signal(): write(pipe, [15])          (async-signal-safe only)
+//!                            |
+//!                 dispatcher thread: read(pipe) -> count[15] += 1 -> waker.wake()
+//!                            |                                  (std::task::Waker, any thread)
+//!            runtime: remote queue + eventfd -> epoll_wait returns -> task polled -> Ready
+//! ```
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::future::{Future, poll_fn};
+use std::io::{self, Read};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::task::{Poll, Waker};
+
+use stage2_select_callbacks::trace;
+
+use crate::sys;
+
+pub use libc::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
+#[derive(Default)]
+struct SignalState {
+    /// How many times the dispatcher has seen this signal.
+    count: u64,
+    /// Tasks waiting for the next delivery.
+    waiters: Vec<Waker>,
+    /// Whether our handler is installed for it.
+    installed: bool,
+}
+
+/// Process-wide: signal dispositions are per process, not per thread or runtime.
+struct Registry {
+    signals: Mutex<HashMap<libc::c_int, SignalState>>,
+}
+
+fn lock(registry: &Registry) -> MutexGuard<'_, HashMap<libc::c_int, SignalState>> {
+    registry.signals.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The registry, creating the pipe and the dispatcher thread on first use.
+fn registry() -> io::Result<&'static Registry> {
+    static REGISTRY: OnceLock<io::Result<Registry>> = OnceLock::new();
+    let result = REGISTRY.get_or_init(|| {
+        let (read, write) = sys::pipe()?;
+        sys::set_signal_pipe(write);
+        // Both ends are non-blocking (a full pipe must never block a handler); the
+        // dispatcher waits for the read end with a private poll(2) selector.
+        let read = File::from(read);
+        std::thread::Builder::new().name("stage5-signals".into()).spawn(move || dispatch(read))?;
+        Ok(Registry { signals: Mutex::new(HashMap::new()) })
+    });
+    result.as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string()))
+}
+
+// ANCHOR: dispatch
+/// The dispatcher thread: turns bytes from the handler into counter bumps and wakes.
+fn dispatch(mut pipe: File) {
+    let mut buf = [0u8; 64];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => return, // write end closed: cannot happen, it is never closed
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_readable(&pipe);
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let Ok(registry) = registry() else { return };
+        let mut wake = Vec::new();
+        {
+            let mut signals = lock(registry);
+            for &signum in &buf[..n] {
+                let state = signals.entry(libc::c_int::from(signum)).or_default();
+                state.count += 1;
+                wake.append(&mut state.waiters);
+            }
+        }
+        // Rule: wake outside the lock (a waker may do anything).
+        for w in wake {
+            w.wake();
+        }
+    }
+}
+// ANCHOR_END: dispatch
+
+/// Blocks the dispatcher thread until the pipe is readable, with a private Selector (a
+/// blocking poll(2) on one fd; this thread runs no event loop of its own).
+fn wait_readable(pipe: &File) {
+    use stage2_select_callbacks::selector::{Backend, Events, Interest, Selector, Token};
+    use std::os::fd::AsRawFd;
+    thread_local! {
+        static SELECTOR: std::cell::RefCell<Option<Selector>> = const { std::cell::RefCell::new(None) };
+    }
+    SELECTOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut selector = match Selector::with_backend(Backend::Poll) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+            if selector.register(pipe.as_raw_fd(), Token(0), Interest::READABLE).is_err() {
+                return;
+            }
+            *slot = Some(selector);
+        }
+        let mut events = Events::with_capacity(1);
+        if let Some(selector) = slot.as_mut() {
+            let _ = selector.select(&mut events, None);
+        }
+    });
+}
+
+// ANCHOR: signal
+/// A stream of deliveries of one signal to this process.
+pub struct Signal {
+    signum: libc::c_int,
+    /// The counter value already reported by `recv`.
+    seen: u64,
+}
+
+impl Signal {
+    /// Installs the handler for `signum` (once per process) and starts listening. Deliveries
+    /// from this point on are reported; earlier ones are not.
+    pub fn new(signum: libc::c_int) -> io::Result<Signal> {
+        let registry = registry()?;
+        let mut signals = lock(registry);
+        let state = signals.entry(signum).or_default();
+        if !state.installed {
+            sys::install_signal_handler(signum)?;
+            state.installed = true;
+            trace!("signal {signum}: handler installed");
+        }
+        Ok(Signal { signum, seen: state.count })
+    }
+
+    /// Completes at the next delivery (several deliveries before this call are merged into
+    /// one, as the kernel itself merges pending signals).
+    pub async fn recv(&mut self) {
+        poll_fn(|cx| {
+            let Ok(registry) = registry() else { return Poll::Ready(()) };
+            let mut signals = lock(registry);
+            let state = signals.entry(self.signum).or_default();
+            if state.count > self.seen {
+                self.seen = state.count;
+                trace!("signal {} received", self.signum);
+                return Poll::Ready(());
+            }
+            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+// ANCHOR_END: signal
+
+/// Completes when the process receives SIGINT (Ctrl-C). Error if the handler cannot be
+/// installed.
+pub async fn ctrl_c() -> io::Result<()> {
+    let mut signal = Signal::new(SIGINT)?;
+    signal.recv().await;
+    Ok(())
+}
+
+/// Completes at SIGINT or SIGTERM, whichever comes first, and says which: the usual
+/// "graceful shutdown" trigger of a server.
+pub async fn shutdown_signal() -> io::Result<libc::c_int> {
+    let mut int = Signal::new(SIGINT)?;
+    let mut term = Signal::new(SIGTERM)?;
+    let mut int_recv = std::pin::pin!(int.recv());
+    let mut term_recv = std::pin::pin!(term.recv());
+    poll_fn(|cx| {
+        if int_recv.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Ok(SIGINT));
+        }
+        if term_recv.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Ok(SIGTERM));
+        }
+        Poll::Pending
+    })
+    .await
+}

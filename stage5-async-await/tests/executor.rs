@@ -1,0 +1,420 @@
+//! Executor, wakers and timers: tasks, JoinHandles, panics, aborts, cross-thread wakes.
+//! Timeouts below are *failure detectors* (a lost wake-up fails the test instead of hanging
+//! it), never synchronisation: each test passes as soon as the event it waits for happens.
+
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use stage5_async_await::time::{Elapsed, interval, sleep, sleep_until, timeout};
+use stage5_async_await::{JoinError, Runtime, call_at, call_later, call_soon, run, spawn, yield_now};
+
+const GUARD: Duration = Duration::from_secs(30);
+
+#[test]
+fn block_on_returns_the_output() {
+    assert_eq!(run(async { 6 * 7 }), 42);
+}
+
+#[test]
+fn spawned_tasks_run_in_fifo_order_and_join() {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let out = run({
+        let order = order.clone();
+        async move {
+            let handles: Vec<_> = (0..5)
+                .map(|i| {
+                    let order = order.clone();
+                    spawn(async move {
+                        order.borrow_mut().push(i);
+                        i * 10
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+            sum
+        }
+    });
+    assert_eq!(out, 100);
+    assert_eq!(*order.borrow(), vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn yield_now_lets_the_others_run_first() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    run({
+        let log = log.clone();
+        async move {
+            let a = {
+                let log = log.clone();
+                spawn(async move {
+                    for i in 0..3 {
+                        log.borrow_mut().push(format!("a{i}"));
+                        yield_now().await;
+                    }
+                })
+            };
+            let b = {
+                let log = log.clone();
+                spawn(async move {
+                    for i in 0..3 {
+                        log.borrow_mut().push(format!("b{i}"));
+                        yield_now().await;
+                    }
+                })
+            };
+            a.await.unwrap();
+            b.await.unwrap();
+        }
+    });
+    assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1", "a2", "b2"]);
+}
+
+#[test]
+fn a_panicking_task_is_reported_and_the_others_go_on() {
+    let (panicked, other) = run(async {
+        let bad = spawn(async {
+            yield_now().await;
+            panic!("boom in a task");
+        });
+        let good = spawn(async {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            "still running"
+        });
+        (bad.await, good.await)
+    });
+    let err = panicked.unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(err.panic_message(), Some("boom in a task"));
+    assert_eq!(other.unwrap(), "still running");
+}
+
+/// Sets a flag when dropped: proves a future's destructors ran.
+struct DropFlag(Rc<Cell<bool>>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+#[test]
+fn abort_cancels_and_runs_destructors() {
+    let dropped = Rc::new(Cell::new(false));
+    let result = run({
+        let dropped = dropped.clone();
+        async move {
+            let handle = spawn(async move {
+                let _flag = DropFlag(dropped);
+                std::future::pending::<()>().await;
+            });
+            yield_now().await; // let it start and park
+            handle.abort();
+            handle.await
+        }
+    });
+    assert!(matches!(result, Err(JoinError::Cancelled)));
+    assert!(dropped.get());
+}
+
+#[test]
+fn dropping_a_join_handle_detaches_the_task() {
+    let done = Rc::new(Cell::new(false));
+    run({
+        let done = done.clone();
+        async move {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            drop(spawn(async move {
+                yield_now().await;
+                yield_now().await;
+                done.set(true);
+                tx.send(()).unwrap();
+            }));
+            // The task still runs without its handle.
+            while rx.try_recv().is_err() {
+                yield_now().await;
+            }
+        }
+    });
+    assert!(done.get());
+}
+
+#[test]
+fn dropping_the_runtime_cancels_pending_tasks() {
+    let dropped = Rc::new(Cell::new(false));
+    let rt = Runtime::new().unwrap();
+    let handle = rt.spawn({
+        let dropped = dropped.clone();
+        async move {
+            let _flag = DropFlag(dropped);
+            std::future::pending::<()>().await;
+        }
+    });
+    rt.block_on(yield_now());
+    assert!(!dropped.get());
+    drop(rt);
+    assert!(dropped.get());
+    assert!(handle.is_finished());
+}
+
+#[test]
+fn a_future_that_wakes_itself_during_poll_is_polled_again() {
+    let mut polls = 0;
+    run(poll_fn(|cx| {
+        polls += 1;
+        if polls == 1000 {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }));
+    assert_eq!(polls, 1000);
+}
+
+/// The loop thread's scheduler state from /proc ('S' = asleep in a syscall such as epoll_wait).
+fn thread_state(tid: u64) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // "tid (comm) S ...": the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn a_waker_sent_to_another_thread_wakes_the_loop_asleep_in_the_selector() {
+    let tid = stage5_async_await::sys::thread_id();
+    let (tx, rx) = mpsc::channel::<Waker>();
+    let helper = std::thread::spawn(move || {
+        let waker = rx.recv().unwrap();
+        // Wait until the loop thread really sleeps in the selector (no timers are armed,
+        // so it waits with no timeout: only the wake fd can get it out).
+        if std::path::Path::new("/proc/self/task").exists() {
+            while thread_state(tid) != Some('S') {
+                std::thread::yield_now();
+            }
+        }
+        waker.wake();
+    });
+    let mut sent = false;
+    run(poll_fn(move |cx| {
+        if sent {
+            return Poll::Ready(());
+        }
+        sent = true;
+        tx.send(cx.waker().clone()).unwrap();
+        Poll::Pending
+    }));
+    helper.join().unwrap();
+}
+
+#[test]
+fn wakes_racing_with_the_loop_going_to_sleep_are_never_lost() {
+    // Each round hands a waker to a fresh thread that wakes it at once: sometimes before the
+    // loop checks its queues, sometimes between the check and epoll_wait, sometimes during.
+    let rounds = run(async {
+        let mut rounds = 0;
+        for _ in 0..200 {
+            let mut spawned = false;
+            let fut = poll_fn(|cx| {
+                if spawned {
+                    return Poll::Ready(());
+                }
+                spawned = true;
+                let w = cx.waker().clone();
+                std::thread::spawn(move || w.wake());
+                Poll::Pending
+            });
+            timeout(GUARD, fut).await.expect("a cross-thread wake was lost");
+            rounds += 1;
+        }
+        rounds
+    });
+    assert_eq!(rounds, 200);
+}
+
+#[test]
+fn each_thread_runs_its_own_runtime() {
+    let threads: Vec<_> = (0..2)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let rt = Runtime::new().unwrap();
+                rt.block_on(async move {
+                    let h = spawn(async move { i + 1 });
+                    sleep(Duration::from_millis(1)).await;
+                    h.await.unwrap()
+                })
+            })
+        })
+        .collect();
+    let results: Vec<i32> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(results, vec![1, 2]);
+}
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    let fired = Rc::new(RefCell::new(Vec::new()));
+    run({
+        let fired = fired.clone();
+        async move {
+            // One base instant: deadlines do not depend on when each task first runs.
+            let base = Instant::now();
+            let handles: Vec<_> = [30u64, 10, 20, 0, 25]
+                .into_iter()
+                .map(|ms| {
+                    let fired = fired.clone();
+                    spawn(async move {
+                        sleep_until(base + Duration::from_millis(ms)).await;
+                        fired.borrow_mut().push(ms);
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+        }
+    });
+    assert_eq!(*fired.borrow(), vec![0, 10, 20, 25, 30]);
+}
+
+#[test]
+fn sleep_never_completes_before_its_deadline() {
+    run(async {
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(20);
+        sleep_until(deadline).await;
+        assert!(Instant::now() >= deadline);
+    });
+}
+
+#[test]
+fn cancelled_callbacks_never_run() {
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    run({
+        let ran = ran.clone();
+        async move {
+            let push = |name: &'static str| {
+                let ran = ran.clone();
+                move || ran.borrow_mut().push(name)
+            };
+            // `base` is read first, so base + 2 ms is before any deadline call_later computes.
+            let base = stage5_async_await::time();
+            let _a = call_later(Duration::from_millis(5), push("later 5"));
+            let b = call_later(Duration::from_millis(1), push("later 1 (cancelled)"));
+            let _c = call_at(base + Duration::from_millis(2), push("at 2"));
+            let _d = call_soon(push("soon"));
+            let e = call_soon(push("soon (cancelled)"));
+            b.cancel();
+            e.cancel();
+            assert!(b.cancelled());
+            sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert_eq!(*ran.borrow(), vec!["soon", "at 2", "later 5"]);
+}
+
+#[test]
+fn a_panicking_callback_leaves_the_loop_running() {
+    let ran = Rc::new(Cell::new(false));
+    run({
+        let ran = ran.clone();
+        async move {
+            call_soon(|| panic!("callback boom"));
+            call_soon(move || ran.set(true));
+            yield_now().await;
+            yield_now().await;
+        }
+    });
+    assert!(ran.get());
+}
+
+#[test]
+fn timeout_gives_the_output_when_the_future_wins() {
+    let r = run(timeout(Duration::from_secs(10), async {
+        sleep(Duration::from_millis(1)).await;
+        7
+    }));
+    assert_eq!(r, Ok(7));
+}
+
+#[test]
+fn timeout_drops_the_future_when_time_wins() {
+    let dropped = Rc::new(Cell::new(false));
+    let r = run({
+        let dropped = dropped.clone();
+        timeout(Duration::from_millis(5), async move {
+            let _flag = DropFlag(dropped);
+            std::future::pending::<()>().await;
+        })
+    });
+    assert_eq!(r, Err(Elapsed));
+    assert!(dropped.get());
+}
+
+#[test]
+fn timeout_zero_still_lets_a_ready_future_win() {
+    assert_eq!(run(timeout(Duration::ZERO, async { 1 })), Ok(1));
+    assert_eq!(run(timeout(Duration::ZERO, std::future::pending::<()>())), Err(Elapsed));
+}
+
+#[test]
+fn interval_ticks_on_schedule_without_bursts() {
+    run(async {
+        let period = Duration::from_millis(3);
+        let mut ticker = interval(period);
+        let first = ticker.tick().await;
+        let second = ticker.tick().await;
+        let third = ticker.tick().await;
+        // On schedule: a whole number of periods apart (more than one only if this loaded
+        // machine made a tick late, and then the schedule skips ahead instead of bursting).
+        for gap in [second - first, third - second] {
+            assert!(gap >= period);
+            assert_eq!(gap.as_nanos() % period.as_nanos(), 0);
+        }
+        assert!(Instant::now() >= third);
+    });
+}
+
+/// A future that is Pending until a shared flag is set, registering the waker each time.
+struct Gate(Rc<RefCell<(bool, Option<Waker>)>>);
+impl Future for Gate {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut g = self.0.borrow_mut();
+        if g.0 {
+            Poll::Ready(())
+        } else {
+            g.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_join_handle_awaited_by_another_task_wakes_it() {
+    let gate = Rc::new(RefCell::new((false, None::<Waker>)));
+    let v = run({
+        let gate = gate.clone();
+        async move {
+            let worker = spawn(Gate(gate.clone()));
+            let waiter = spawn(async move { worker.await.map(|()| "joined") });
+            yield_now().await;
+            let waker = {
+                let mut g = gate.borrow_mut();
+                g.0 = true;
+                g.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+            waiter.await.unwrap()
+        }
+    });
+    assert_eq!(v.unwrap(), "joined");
+}
