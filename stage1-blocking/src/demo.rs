@@ -186,6 +186,12 @@ impl DemoServer {
     }
 }
 
+impl std::fmt::Debug for DemoServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoServer").field("addr", &self.addr).field("config", &self.shared.config).finish()
+    }
+}
+
 // ANCHOR: drop
 impl Drop for DemoServer {
     /// Stops the server. The accept thread is asleep inside `accept()` and only a new

@@ -10,6 +10,19 @@
 //! * [`echo`]: blocking echo servers, one client at a time and thread per client.
 //! * [`cli`]: the workspace's small flag parser and the helpers every demo binary shares.
 //! * [`net`]: listener set-up and accept-error handling shared by the servers.
+//!
+//! ```
+//! use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
+//! use stage1_blocking::http;
+//!
+//! // A demo server on a free port of 127.0.0.1, answering without delay.
+//! let server = DemoServer::start(DemoConfig::instant())?;
+//! let response = http::get(server.addr(), "/3")?; // the thread sleeps until the reply is in
+//! assert_eq!(response.status, 200);
+//! assert_eq!(Some(response.body), expected_body("/3"));
+//! drop(server); // stops it and joins its threads
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod cli;
 pub mod demo;
