@@ -1,0 +1,331 @@
+//! The request a handler receives.
+//!
+//! A [`Request`] owns one `Vec<u8>` holding the request's head followed by its (de-chunked)
+//! body: the only allocation per request in the common case. Everything else (method, path,
+//! query, header names and values, route parameters) is a [`Span`] into those bytes, so the
+//! accessors return borrowed `&str`/`&[u8]` without copying.
+
+use crate::parser::{Method, Version};
+use std::sync::Arc;
+
+/// A half-open byte range `start..end` into a request's bytes. `u32` keeps header tables
+/// small; the parser's limits keep every offset far below 4 GiB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// First byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
+}
+
+impl Span {
+    /// The span `start..end` (offsets are below the parser's limits, so they fit in u32).
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start: start as u32, end: end as u32 }
+    }
+
+    /// The bytes this span covers.
+    pub fn of<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[self.start as usize..self.end as usize]
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// True when the span covers no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// Where one header's name and value are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeaderSpan {
+    /// The name, as sent (compare it case-insensitively).
+    pub name: Span,
+    /// The value without surrounding whitespace.
+    pub value: Span,
+}
+
+/// Requests with up to this many headers keep their header table inline (no allocation);
+/// `wrk` sends 1, curl 3, browsers 10 to 15.
+const INLINE_HEADERS: usize = 12;
+
+/// The header table: inline for the common case, on the heap for header-heavy requests.
+#[derive(Clone, Debug)]
+enum HeaderTable {
+    Inline { spans: [HeaderSpan; INLINE_HEADERS], len: usize },
+    Heap(Vec<HeaderSpan>),
+}
+
+impl HeaderTable {
+    fn from_slice(headers: &[HeaderSpan]) -> HeaderTable {
+        if headers.len() <= INLINE_HEADERS {
+            let mut spans = [HeaderSpan::default(); INLINE_HEADERS];
+            spans[..headers.len()].copy_from_slice(headers);
+            HeaderTable::Inline { spans, len: headers.len() }
+        } else {
+            HeaderTable::Heap(headers.to_vec())
+        }
+    }
+
+    fn as_slice(&self) -> &[HeaderSpan] {
+        match self {
+            HeaderTable::Inline { spans, len } => &spans[..*len],
+            HeaderTable::Heap(spans) => spans,
+        }
+    }
+}
+
+/// The most `:param`/`*rest` captures one route pattern may have.
+pub const MAX_PARAMS: usize = 8;
+
+/// Route parameters captured by the router: names shared with the route (an `Arc`, so no
+/// copy per request), values as spans into the request's path.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    names: Option<Arc<[Box<str>]>>,
+    values: [Span; MAX_PARAMS],
+    len: usize,
+}
+
+impl Params {
+    /// Starts a capture list for a route whose parameter names are `names`.
+    pub(crate) fn for_route(names: Arc<[Box<str>]>) -> Params {
+        Params { names: Some(names), ..Params::default() }
+    }
+
+    /// Records the next parameter's value (a range of the path). Patterns are checked at
+    /// registration to have at most [`MAX_PARAMS`] captures, so this never overflows.
+    pub(crate) fn push(&mut self, span: Span) {
+        if self.len < MAX_PARAMS {
+            self.values[self.len] = span;
+            self.len += 1;
+        }
+    }
+
+    /// Forgets captured values (a pattern that failed half way).
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The span captured for `name`, relative to the path.
+    fn get(&self, name: &str) -> Option<Span> {
+        let names = self.names.as_ref()?;
+        names.iter().take(self.len).position(|n| &**n == name).map(|i| self.values[i])
+    }
+}
+
+/// What the parser knows about a complete request, besides its bytes.
+pub(crate) struct RequestParts<'a> {
+    pub method: Method,
+    pub version: Version,
+    pub target: Span,
+    pub path: Span,
+    pub query: Option<Span>,
+    pub host: Option<Span>,
+    pub headers: &'a [HeaderSpan],
+    pub chunked: bool,
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+}
+
+/// A parsed HTTP request, owning a copy of its bytes.
+#[derive(Clone, Debug)]
+pub struct Request {
+    bytes: Vec<u8>,
+    method: Method,
+    version: Version,
+    target: Span,
+    path: Span,
+    query: Option<Span>,
+    host: Option<Span>,
+    headers: HeaderTable,
+    body: Span,
+    chunked: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    params: Params,
+}
+
+impl Request {
+    /// Copies `head` and `body` into one allocation and keeps the spans found by the parser
+    /// (they are offsets into `head`, which is copied first, so they stay valid).
+    pub(crate) fn from_parts(head: &[u8], body: &[u8], parts: RequestParts<'_>) -> Request {
+        let mut bytes = Vec::with_capacity(head.len() + body.len());
+        bytes.extend_from_slice(head);
+        bytes.extend_from_slice(body);
+        Request {
+            method: parts.method,
+            version: parts.version,
+            target: parts.target,
+            path: parts.path,
+            query: parts.query,
+            host: parts.host,
+            headers: HeaderTable::from_slice(parts.headers),
+            body: Span::new(head.len(), head.len() + body.len()),
+            chunked: parts.chunked,
+            keep_alive: parts.keep_alive,
+            expect_continue: parts.expect_continue,
+            params: Params::default(),
+            bytes,
+        }
+    }
+
+    /// Bytes validated by the parser as ASCII (target, names) are always UTF-8; the fallback
+    /// is never taken but keeps this free of `unwrap`.
+    fn ascii(&self, span: Span) -> &str {
+        std::str::from_utf8(span.of(&self.bytes)).unwrap_or("")
+    }
+
+    /// The request method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// True for `HEAD`: the response gets headers (with Content-Length) but no body.
+    pub fn is_head(&self) -> bool {
+        self.method == Method::Head
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The request target exactly as sent (`/a?b`, `http://h/a?b`, or `*`).
+    pub fn target(&self) -> &str {
+        self.ascii(self.target)
+    }
+
+    /// The path, still percent-encoded (`/a%20b`). `/` for an absolute-form target with no
+    /// path (`http://host`).
+    pub fn path(&self) -> &str {
+        if self.path.is_empty() { "/" } else { self.ascii(self.path) }
+    }
+
+    /// The query string after `?`, still encoded; see [`crate::query`] to decode it.
+    pub fn query(&self) -> Option<&str> {
+        self.query.map(|q| self.ascii(q))
+    }
+
+    /// The value of query parameter `name`, decoded; `Err` when the query has a bad `%XX`.
+    pub fn query_param(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::borrow::Cow<'_, str>>, crate::query::DecodeError> {
+        match self.query() {
+            Some(q) => crate::query::query_value(q, name),
+            None => Ok(None),
+        }
+    }
+
+    /// The host: from an absolute-form target if there was one, else the Host header.
+    pub fn host(&self) -> Option<&str> {
+        self.host.and_then(|h| std::str::from_utf8(h.of(&self.bytes)).ok())
+    }
+
+    /// The first header called `name` (case-insensitive), as bytes: values may legally hold
+    /// non-UTF-8 bytes.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        let name = name.as_bytes();
+        self.headers
+            .as_slice()
+            .iter()
+            .find(|h| same_name(h.name.of(&self.bytes), name))
+            .map(|h| h.value.of(&self.bytes))
+    }
+
+    /// The first header called `name` if its value is UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Every value of header `name`, in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let name = name.as_bytes();
+        self.headers
+            .as_slice()
+            .iter()
+            .filter(move |h| same_name(h.name.of(&self.bytes), name))
+            .map(|h| h.value.of(&self.bytes))
+    }
+
+    /// All headers in order, as (name as sent, value).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.headers.as_slice().iter().map(|h| (self.ascii(h.name), h.value.of(&self.bytes)))
+    }
+
+    /// The body (de-chunked if it was sent chunked).
+    pub fn body(&self) -> &[u8] {
+        self.body.of(&self.bytes)
+    }
+
+    /// True if the body arrived with `Transfer-Encoding: chunked`.
+    pub fn is_chunked(&self) -> bool {
+        self.chunked
+    }
+
+    /// Whether the connection stays open after the response (1.1 unless `Connection: close`;
+    /// 1.0 only with `Connection: keep-alive`).
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// True if the client sent `Expect: 100-continue`.
+    pub fn expects_continue(&self) -> bool {
+        self.expect_continue
+    }
+
+    /// The route parameter `name` (`:name` or `*name` in the pattern), still percent-encoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        let span = self.params.get(name)?;
+        self.path().get(span.start as usize..span.end as usize)
+    }
+
+    /// Installs the router's captures (spans relative to [`Request::path`]).
+    pub(crate) fn set_params(&mut self, params: Params) {
+        self.params = params;
+    }
+}
+
+/// Case-insensitive name comparison without allocating. Length first: most names differ in
+/// length, and that costs one comparison.
+fn same_name(candidate: &[u8], wanted: &[u8]) -> bool {
+    candidate.len() == wanted.len() && candidate.eq_ignore_ascii_case(wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parser::tests::parse_one;
+
+    #[test]
+    fn many_headers_spill_to_the_heap_and_still_work() {
+        let mut text = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..30 {
+            text.push_str(&format!("X-{i}: v{i}\r\n"));
+        }
+        text.push_str("\r\n");
+        let req = parse_one(text.as_bytes()).unwrap();
+        assert_eq!(req.header_str("x-29"), Some("v29"));
+        assert_eq!(req.headers().count(), 31);
+    }
+
+    #[test]
+    fn repeated_headers_are_all_visible() {
+        let req = parse_one(b"GET / HTTP/1.1\r\nHost: a\r\nAccept: a\r\naccept: b\r\n\r\n").unwrap();
+        let all: Vec<&[u8]> = req.header_all("Accept").collect();
+        assert_eq!(all, [&b"a"[..], &b"b"[..]]);
+    }
+
+    #[test]
+    fn query_param_decodes() {
+        let req = parse_one(b"GET /s?q=a+b%21&n=1 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(req.query_param("q").unwrap().as_deref(), Some("a b!"));
+        assert_eq!(req.query_param("zz").unwrap(), None);
+        let bad = parse_one(b"GET /s?q=%zz HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert!(bad.query_param("q").is_err());
+    }
+}

@@ -1,0 +1,282 @@
+//! Static files: turning a URL path into a file under a root directory, safely.
+//!
+//! The danger is a path that climbs out of the root: `/../../etc/passwd`, the same with the
+//! dots or the slash percent-encoded (`%2e%2e`, `..%2f`), a NUL that truncates the name at the
+//! C level, or a symbolic link inside the root pointing outside it. The defence is in layers:
+//!
+//! 1. decode each segment on its own, and reject a decoded `/`, `\` or NUL (an encoded slash
+//!    would otherwise make one segment into two *after* the `..` check);
+//! 2. reject `..` segments outright (even ones that would stay inside the root: there is no
+//!    reason for a real link to contain one), skip `.` and empty segments, hide dot-files;
+//! 3. canonicalize the result (resolving every symlink) and check it is still inside the
+//!    canonical root, which catches the symlink escape the textual checks cannot see;
+//! 4. a directory serves its `index.html` (checked again the same way).
+//!
+//! Streaming the file's bytes out is the connection loop's job; this module only decides
+//! *which* file, and its `Content-Type`.
+
+use crate::query::percent_decode;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Why a path cannot be served, with the status to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticError {
+    /// Malformed: a bad `%XX`, an encoded `/` or `\`, a NUL (400).
+    BadPath,
+    /// Trying to leave the root (`..`, a symlink pointing outside) (403).
+    Forbidden,
+    /// No such file (or a hidden one) (404).
+    NotFound,
+}
+
+impl StaticError {
+    /// The status code to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            StaticError::BadPath => 400,
+            StaticError::Forbidden => 403,
+            StaticError::NotFound => 404,
+        }
+    }
+}
+
+impl fmt::Display for StaticError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            StaticError::BadPath => "malformed path",
+            StaticError::Forbidden => "path leaves the root",
+            StaticError::NotFound => "no such file",
+        };
+        f.write_str(text)
+    }
+}
+
+impl std::error::Error for StaticError {}
+
+/// A file that may be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Canonical path of the file (inside the root).
+    pub path: PathBuf,
+    /// `Content-Type` to send, from the extension.
+    pub content_type: &'static str,
+    /// Size in bytes when resolved.
+    pub len: u64,
+}
+
+/// A directory whose files may be served.
+#[derive(Debug, Clone)]
+pub struct StaticRoot {
+    root: PathBuf,
+}
+
+impl StaticRoot {
+    /// Serves files under `dir` (which must exist and be a directory).
+    pub fn new(dir: impl AsRef<Path>) -> io::Result<StaticRoot> {
+        let root = dir.as_ref().canonicalize()?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", root.display()),
+            ));
+        }
+        Ok(StaticRoot { root })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    // ANCHOR: resolve
+    /// Maps a URL path (still percent-encoded, e.g. a router's `*rest` capture or a whole
+    /// request path) to a file under the root.
+    pub fn resolve(&self, url_path: &str) -> Result<Resolved, StaticError> {
+        let mut candidate = self.root.clone();
+        for raw in url_path.split('/') {
+            let segment = percent_decode(raw.as_bytes(), false).map_err(|_| StaticError::BadPath)?;
+            if segment.iter().any(|&b| b == b'/' || b == b'\\' || b == 0) {
+                return Err(StaticError::BadPath);
+            }
+            match &*segment {
+                b"" | b"." => continue,
+                b".." => return Err(StaticError::Forbidden),
+                name if name.starts_with(b".") => return Err(StaticError::NotFound),
+                name => candidate.push(OsStr::from_bytes(name)),
+            }
+        }
+        let file = self.inside_root(&candidate)?;
+        let file = if file.is_dir() { self.inside_root(&file.join("index.html"))? } else { file };
+        let metadata = file.metadata().map_err(|_| StaticError::NotFound)?;
+        if !metadata.is_file() {
+            return Err(StaticError::NotFound);
+        }
+        Ok(Resolved { content_type: content_type(&file), len: metadata.len(), path: file })
+    }
+    // ANCHOR_END: resolve
+
+    /// Resolves symlinks in `path` and insists the real path is under the root.
+    fn inside_root(&self, path: &Path) -> Result<PathBuf, StaticError> {
+        let real = path.canonicalize().map_err(|err| match err.kind() {
+            io::ErrorKind::PermissionDenied => StaticError::Forbidden,
+            _ => StaticError::NotFound,
+        })?;
+        if real.starts_with(&self.root) { Ok(real) } else { Err(StaticError::Forbidden) }
+    }
+}
+
+/// `Content-Type` from a file's extension (case-insensitive); unknown: octet-stream.
+pub fn content_type(path: &Path) -> &'static str {
+    let extension = path.extension().and_then(OsStr::to_str).unwrap_or("").to_ascii_lowercase();
+    match extension.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "txt" | "md" | "rs" | "toml" => "text/plain; charset=utf-8",
+        "xml" => "application/xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "wasm" => "application/wasm",
+        "pdf" => "application/pdf",
+        "woff" => "font/woff",
+        "woff2" => "font/woff2",
+        "mp4" => "video/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("stage6-static-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// root/ {index.html, a.txt, sub/{b.CSS, index.html}, empty/, .secret, link-out -> outside}
+    /// outside/ {secret.txt}
+    fn fixture() -> (TempDir, TempDir, StaticRoot) {
+        let top = TempDir::new();
+        let outside = TempDir::new();
+        let root = top.0.join("www");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(root.join("empty")).unwrap();
+        fs::write(root.join("index.html"), "<h1>home</h1>").unwrap();
+        fs::write(root.join("a.txt"), "alpha").unwrap();
+        fs::write(root.join("sp ace.txt"), "space").unwrap();
+        fs::write(root.join("sub/b.CSS"), "b{}").unwrap();
+        fs::write(root.join("sub/index.html"), "sub").unwrap();
+        fs::write(root.join(".secret"), "hidden").unwrap();
+        fs::write(top.0.join("sibling.txt"), "next to root").unwrap();
+        fs::write(outside.0.join("secret.txt"), "outside").unwrap();
+        std::os::unix::fs::symlink(&outside.0, root.join("link-out")).unwrap();
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("link-in.txt")).unwrap();
+        let static_root = StaticRoot::new(&root).unwrap();
+        (top, outside, static_root)
+    }
+
+    fn name(resolved: &Resolved) -> String {
+        resolved.path.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn files_and_content_types() {
+        let (_t, _o, root) = fixture();
+        let a = root.resolve("/a.txt").unwrap();
+        assert_eq!((name(&a).as_str(), a.content_type, a.len), ("a.txt", "text/plain; charset=utf-8", 5));
+        let b = root.resolve("sub/b.CSS").unwrap();
+        assert_eq!(b.content_type, "text/css; charset=utf-8");
+        assert_eq!(name(&root.resolve("/sp%20ace.txt").unwrap()), "sp ace.txt");
+        assert_eq!(name(&root.resolve("/./sub//b.CSS").unwrap()), "b.CSS");
+    }
+
+    #[test]
+    fn directories_serve_index_html() {
+        let (_t, _o, root) = fixture();
+        let index = root.resolve("/").unwrap();
+        assert_eq!(index.path, root.root().join("index.html"));
+        assert_eq!(index.content_type, "text/html; charset=utf-8");
+        assert_eq!(root.resolve("/sub/").unwrap().path, root.root().join("sub/index.html"));
+        assert_eq!(root.resolve("/sub").unwrap().path, root.root().join("sub/index.html"));
+        assert_eq!(root.resolve("/empty/"), Err(StaticError::NotFound));
+    }
+
+    #[test]
+    fn dot_dot_is_forbidden_in_every_spelling() {
+        let (_t, _o, root) = fixture();
+        for path in
+            ["/../sibling.txt", "/sub/../a.txt", "/%2e%2e/sibling.txt", "/%2E%2E", "/.%2e/x", "/sub/%2e."]
+        {
+            assert_eq!(root.resolve(path), Err(StaticError::Forbidden), "{path}");
+        }
+    }
+
+    #[test]
+    fn encoded_separators_and_nul_are_bad() {
+        let (_t, _o, root) = fixture();
+        for path in
+            ["/..%2fsibling.txt", "/sub%2fb.CSS", "/..%5csibling.txt", "/a.txt%00.html", "/%zz", "/a%"]
+        {
+            assert_eq!(root.resolve(path), Err(StaticError::BadPath), "{path}");
+        }
+        assert_eq!(StaticError::BadPath.status(), 400);
+    }
+
+    #[test]
+    fn symlink_escape_is_forbidden_but_inside_links_work() {
+        let (_t, _o, root) = fixture();
+        assert_eq!(root.resolve("/link-out/secret.txt"), Err(StaticError::Forbidden));
+        assert_eq!(root.resolve("/link-out"), Err(StaticError::Forbidden));
+        assert_eq!(name(&root.resolve("/link-in.txt").unwrap()), "a.txt");
+    }
+
+    #[test]
+    fn missing_and_hidden_files_are_404() {
+        let (_t, _o, root) = fixture();
+        assert_eq!(root.resolve("/nope.txt"), Err(StaticError::NotFound));
+        assert_eq!(root.resolve("/.secret"), Err(StaticError::NotFound));
+        assert_eq!(root.resolve("/%2esecret"), Err(StaticError::NotFound));
+        assert_eq!(root.resolve("/a.txt/x"), Err(StaticError::NotFound));
+    }
+
+    #[test]
+    fn root_must_be_a_directory() {
+        let (_t, _o, root) = fixture();
+        assert!(StaticRoot::new(root.root().join("a.txt")).is_err());
+        assert!(StaticRoot::new(root.root().join("missing")).is_err());
+    }
+
+    #[test]
+    fn content_type_table() {
+        assert_eq!(content_type(Path::new("x.PNG")), "image/png");
+        assert_eq!(content_type(Path::new("x.tar.gz")), "application/octet-stream");
+        assert_eq!(content_type(Path::new("noext")), "application/octet-stream");
+    }
+}
