@@ -216,7 +216,14 @@ fn on_acceptable(lp: &mut EventLoop, server: &Rc<Server>) {
                     eprintln!("stage2-echo: accept: {e} (and no connection of ours to wait for)");
                     return;
                 }
-                eprintln!("stage2-echo: accept: {e}; not accepting until a connection closes");
+                if server.stats.accept_pauses() == 0 {
+                    // Once: under a flood this would repeat for every connection that closes.
+                    eprintln!(
+                        "stage2-echo: accept: {e}; not accepting until a connection closes \
+                         (this happens each time we run out; logged only once)"
+                    );
+                }
+                crate::trace!("echo: out of descriptors, listener paused");
                 server.stats.count(&server.stats.accept_pauses, 1);
                 server.accepting.set(false);
                 if let Err(e) = lp.unregister_reader(server.listener.as_raw_fd()) {
@@ -378,7 +385,7 @@ fn close(lp: &mut EventLoop, conn: &mut Conn, error: Option<io::Error>) {
     server.stats.notify();
     if !server.accepting.get() {
         // A descriptor came back: accept again.
-        eprintln!("stage2-echo: a connection closed; accepting again");
+        crate::trace!("echo: a connection closed, accepting again");
         match watch_listener(lp, &server) {
             Ok(()) => server.accepting.set(true),
             Err(e) => eprintln!("stage2-echo: cannot watch the listener again: {e}"),
