@@ -270,6 +270,19 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur as u64)
 }
 
+/// Sets the soft `RLIMIT_NOFILE` to `soft` (at most the hard limit); tests use it to run
+/// out of fds on purpose.
+pub fn set_nofile_soft_limit(soft: u64) -> io::Result<()> {
+    // SAFETY: as in nofile_limit.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `lim` is a valid rlimit to fill.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    lim.rlim_cur = (soft as libc::rlim_t).min(lim.rlim_max);
+    // SAFETY: `lim` is a valid, initialised rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

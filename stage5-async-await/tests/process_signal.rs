@@ -1,0 +1,147 @@
+//! Subprocesses, signals and the protocol adapter, over real pipes, processes and sockets.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::rc::Rc;
+use std::time::Duration;
+
+use stage5_async_await::net::{TcpListener, TcpStream};
+use stage5_async_await::process;
+use stage5_async_await::protocol::{self, Protocol, Transport};
+use stage5_async_await::signal::{SIGUSR1, SIGUSR2, Signal};
+use stage5_async_await::time::timeout;
+use stage5_async_await::{run, spawn};
+
+const GUARD: Duration = Duration::from_secs(30);
+
+#[test]
+fn child_lines_arrive_in_order_with_the_exit_status() {
+    let (lines, errors, status) = run(async {
+        let mut child = process::spawn(
+            Command::new("sh").arg("-c").arg("for i in 1 2 3; do echo line $i; done; echo oops >&2; exit 3"),
+        )
+        .unwrap();
+        let mut out = child.stdout.take().unwrap().lines();
+        let mut err = child.stderr.take().unwrap().lines();
+        let mut lines = Vec::new();
+        while let Some(line) = timeout(GUARD, out.next_line()).await.unwrap().unwrap() {
+            lines.push(line);
+        }
+        let mut errors = Vec::new();
+        while let Some(line) = err.next_line().await.unwrap() {
+            errors.push(line);
+        }
+        let status = timeout(GUARD, child.wait()).await.unwrap().unwrap();
+        (lines, errors, status)
+    });
+    assert_eq!(lines, ["line 1", "line 2", "line 3"]);
+    assert_eq!(errors, ["oops"]);
+    assert_eq!(status.code(), Some(3));
+}
+
+#[test]
+fn waiting_for_a_child_that_outlives_its_pipes() {
+    // stdout closes at once (exec'd sleep keeps nothing open... it inherits the pipe, so
+    // close it explicitly), the exit comes later: wait must sleep on the pidfd/SIGCHLD.
+    let status = run(async {
+        let mut child =
+            process::spawn(Command::new("sh").arg("-c").arg("exec >&- 2>&-; sleep 0.05; exit 0")).unwrap();
+        let mut out = child.stdout.take().unwrap().lines();
+        assert_eq!(out.next_line().await.unwrap(), None);
+        timeout(GUARD, child.wait()).await.unwrap().unwrap()
+    });
+    assert!(status.success());
+}
+
+#[test]
+fn spawning_a_missing_program_is_an_error() {
+    let err = run(async { process::spawn(&mut Command::new("/nonexistent/program")).err().unwrap() });
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+}
+
+#[test]
+fn a_signal_wakes_the_task_waiting_for_it() {
+    run(async {
+        let mut usr1 = Signal::new(SIGUSR1).unwrap();
+        let waiter = spawn(async move {
+            usr1.recv().await;
+            "got SIGUSR1"
+        });
+        // The handler writes to the self-pipe, the dispatcher thread wakes the task through
+        // the runtime's eventfd.
+        stage5_async_await::sys::raise_signal(SIGUSR1).unwrap();
+        assert_eq!(timeout(GUARD, waiter).await.unwrap().unwrap(), "got SIGUSR1");
+    });
+}
+
+#[test]
+fn each_delivery_is_reported_once() {
+    run(async {
+        let mut usr2 = Signal::new(SIGUSR2).unwrap();
+        for _ in 0..3 {
+            stage5_async_await::sys::raise_signal(SIGUSR2).unwrap();
+            timeout(GUARD, usr2.recv()).await.expect("signal lost");
+        }
+    });
+}
+
+/// The echo protocol, recording the callbacks it gets.
+struct Echo {
+    transport: Option<Transport>,
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, transport: Transport) {
+        self.log.borrow_mut().push("made".into());
+        self.transport = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(t) = &self.transport {
+            t.write(data);
+        }
+    }
+    fn eof_received(&mut self) -> bool {
+        self.log.borrow_mut().push("eof".into());
+        false
+    }
+    fn connection_lost(&mut self, error: Option<io::Error>) {
+        self.log.borrow_mut().push(format!("lost {:?}", error.map(|e| e.kind())));
+    }
+}
+
+#[test]
+fn a_protocol_echoes_and_sees_every_callback() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let reply = run({
+        let log = log.clone();
+        async move {
+            let listener = TcpListener::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = spawn(protocol::serve(listener, move || Echo { transport: None, log: log.clone() }));
+            let client = TcpStream::connect(addr).await.unwrap();
+            let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+            // Write everything, then EOF; read the echo until the server closes.
+            let writer = {
+                let client = Rc::new(client);
+                let w = client.clone();
+                let payload = payload.clone();
+                let writer = spawn(async move {
+                    w.write_all(&payload).await.unwrap();
+                    w.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let mut got = Vec::new();
+                timeout(GUARD, client.read_to_end(&mut got)).await.unwrap().unwrap();
+                writer.await.unwrap();
+                got
+            };
+            server.abort();
+            assert_eq!(writer, payload);
+            writer.len()
+        }
+    });
+    assert_eq!(reply, 200_000);
+    assert_eq!(*log.borrow(), ["made", "eof", "lost None"]);
+}
