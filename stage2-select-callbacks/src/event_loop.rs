@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
+use std::time::Instant;
 
 use crate::selector::{Event, Events, Interest, Selector, Token};
 
@@ -295,7 +296,13 @@ impl EventLoop {
     /// One turn: sleep in `select` until something is ready, then run the callbacks of this batch.
     pub fn run_once(&mut self) -> io::Result<()> {
         crate::trace!("loop: select on {} fds", self.tokens.len());
+        // Only look at the clock when someone will read the answer.
+        let asleep_since = crate::trace::enabled().then(Instant::now);
         self.selector.select(&mut self.events, None)?;
+        if let Some(since) = asleep_since {
+            let ms = since.elapsed().as_secs_f64() * 1000.0;
+            crate::trace!("loop: woke after {ms:.1} ms with {} events", self.events.len());
+        }
         self.batch.clear();
         self.batch.extend(self.events.iter());
         for i in 0..self.batch.len() {
