@@ -1,0 +1,34 @@
+//! `stage4-fib N`: fib(N) as coroutines delegating to sub-coroutines, stepped by one Task.
+//!
+//! Every leaf of the recursion yields once, so the task takes one step per leaf (plus the
+//! last one that completes it). The work grows like fib(N) itself: 25 is instant, 35 takes a
+//! while in a debug build.
+
+use stage1_blocking::cli;
+use stage4_tasks::Scheduler;
+use stage4_tasks::fib::Fib;
+
+fn main() {
+    let args = cli::Cli::new("stage4-fib", "Compute fib(N) with coroutines that delegate to sub-coroutines.")
+        .positional("N", "which Fibonacci number (default 20; fib(0) = 0, fib(1) = 1)")
+        .parse();
+    // The parser already refuses a second positional; only the value of N is checked here.
+    let n: u32 = match args.positionals().first() {
+        None => 20,
+        Some(n) => n.parse().unwrap_or_else(|_| {
+            eprintln!("error: bad value {n:?} for N: expected a whole number >= 0");
+            eprint!("\n{}", args.usage());
+            std::process::exit(2);
+        }),
+    };
+    let scheduler =
+        Scheduler::new().unwrap_or_else(|err| cli::fail(format!("cannot create the selector: {err}")));
+    let result = scheduler.spawn(format!("fib({n})"), Fib::new(&scheduler, n));
+    match scheduler.run_until_complete(&result) {
+        Ok(value) => {
+            println!("fib({n}) = {value}");
+            println!("{} task steps (one per leaf of the recursion, plus the first)", scheduler.steps());
+        }
+        Err(err) => cli::fail(err),
+    }
+}
