@@ -6,7 +6,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::thread;
 
-use common::{connect, echo_round_trip, payload, read_exact_vec};
+use common::{connect, connect_small_buffers, echo_round_trip, echo_round_trip_on, payload, read_exact_vec};
 use stage1_blocking::{echo, net};
 
 const MIB: usize = 1024 * 1024;
@@ -30,15 +30,17 @@ fn handle_client_echoes_a_mebibyte_and_counts_it() {
 
 #[test]
 fn one_at_a_time_echoes_exact_bytes_to_a_fast_and_a_slow_reader() {
-    let listener = listener();
+    // Small kernel buffers on both ends, so that a mebibyte cannot sit in them whole.
+    let listener = common::small_buffer_listener();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || echo::serve_one_at_a_time(listener.incoming().take(2)));
     let data = payload(2, MIB);
-    assert_eq!(echo_round_trip(addr, data.clone(), 64 * 1024), data);
-    // 64-byte reads: the client drains far slower than it sends, the socket buffers fill,
-    // and the server's writes block part-way. write_all must carry on where they stopped.
+    assert_eq!(echo_round_trip_on(connect_small_buffers(addr), data.clone(), 64 * 1024), data);
+    // 64-byte reads: the client drains far slower than it sends, the buffers fill, and the
+    // server sleeps in write until the client catches up. Nothing may be lost or reordered,
+    // and because the client writes and reads on two threads, nobody deadlocks.
     let data = payload(3, MIB);
-    assert_eq!(echo_round_trip(addr, data.clone(), 64), data);
+    assert_eq!(echo_round_trip_on(connect_small_buffers(addr), data.clone(), 64), data);
     server.join().unwrap();
 }
 

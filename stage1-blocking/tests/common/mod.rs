@@ -47,11 +47,45 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     read_all(&mut stream).expect("read response")
 }
 
+/// Kernel socket buffer size asked for by [`connect_small_buffers`] and
+/// [`small_buffer_listener`]. Loopback buffers normally grow to megabytes, so a 1 MiB echo
+/// would fit in them whole and no write would ever wait; with small ones it must.
+pub const SMALL_BUFFER: usize = 4096;
+
+/// Connects with small kernel send and receive buffers (and the safety timeouts).
+pub fn connect_small_buffers(addr: SocketAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(SMALL_BUFFER).unwrap();
+    socket.set_send_buffer_size(SMALL_BUFFER).unwrap();
+    socket.connect(&addr.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(SAFETY_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(SAFETY_TIMEOUT)).unwrap();
+    stream
+}
+
+/// A 127.0.0.1 listener whose accepted connections inherit small kernel buffers.
+pub fn small_buffer_listener() -> std::net::TcpListener {
+    use socket2::{Domain, Socket, Type};
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(SMALL_BUFFER).unwrap();
+    socket.set_send_buffer_size(SMALL_BUFFER).unwrap();
+    socket.bind(&addr.into()).unwrap();
+    socket.listen(16).unwrap();
+    socket.into()
+}
+
+/// Echo round trip on a new connection to `addr`, see [`echo_round_trip_on`].
+pub fn echo_round_trip(addr: SocketAddr, data: Vec<u8>, read_size: usize) -> Vec<u8> {
+    echo_round_trip_on(connect(addr), data, read_size)
+}
+
 /// Echo round trip on one connection: write everything from one thread, read everything back
 /// in another (so neither side can deadlock on full socket buffers), reading `read_size`
 /// bytes at a time. Returns what came back.
-pub fn echo_round_trip(addr: SocketAddr, data: Vec<u8>, read_size: usize) -> Vec<u8> {
-    let stream = connect(addr);
+pub fn echo_round_trip_on(stream: TcpStream, data: Vec<u8>, read_size: usize) -> Vec<u8> {
     let mut writer = stream.try_clone().unwrap();
     let sender = std::thread::spawn(move || {
         writer.write_all(&data).expect("write payload");
