@@ -97,7 +97,7 @@ fn thread_per_client_serves_a_second_client_while_the_first_stays() {
 
 #[test]
 fn thread_per_client_echoes_exact_bytes_to_several_simultaneous_clients() {
-    let listener = listener();
+    let listener = common::small_buffer_listener();
     let addr = listener.local_addr().unwrap();
     const CLIENTS: u64 = 6;
     let server =
@@ -108,7 +108,7 @@ fn thread_per_client_echoes_exact_bytes_to_several_simultaneous_clients() {
                 let data = payload(100 + seed, MIB);
                 // Odd clients read slowly.
                 let read_size = if seed % 2 == 1 { 256 } else { 32 * 1024 };
-                echo_round_trip(addr, data.clone(), read_size) == data
+                echo_round_trip_on(connect_small_buffers(addr), data.clone(), read_size) == data
             })
         })
         .collect();
