@@ -244,10 +244,6 @@ impl std::error::Error for ParseError {}
 
 /// What one call to [`Parser::parse`] found.
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the request moves straight on to its handler; boxing it would cost an allocation per request"
-)]
 pub enum Parsed {
     /// The request is not complete yet: read more bytes, append them, call `parse` again with
     /// the same (now longer) buffer.
@@ -621,11 +617,8 @@ impl Parser {
         while value_end > value_start && is_ows(line[value_end - 1]) {
             value_end -= 1;
         }
-        for &b in &line[value_start..value_end] {
-            // VCHAR, obs-text, SP and HTAB are allowed; every other control byte is not.
-            if (b < 0x20 && b != b'\t') || b == 0x7f {
-                return Err(control_error(b).unwrap_or(ParseError::BadHeaderValue));
-            }
+        if let Some(b) = find_control(&line[value_start..value_end]) {
+            return Err(control_error(b).unwrap_or(ParseError::BadHeaderValue));
         }
         Ok(((0, colon), (value_start, value_end)))
     }
@@ -738,10 +731,8 @@ impl Parser {
         if after_ws < extensions.len() && extensions[after_ws] != b';' {
             return Err(ParseError::BadChunk);
         }
-        for &b in extensions {
-            if (b < 0x20 && b != b'\t') || b == 0x7f {
-                return Err(control_error(b).unwrap_or(ParseError::BadChunk));
-            }
+        if let Some(b) = find_control(extensions) {
+            return Err(control_error(b).unwrap_or(ParseError::BadChunk));
         }
         if size == 0 {
             self.state = State::TrailerLine;
@@ -878,31 +869,25 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 /// Host (and absolute-form authority): reg-name, IPv4, `[IPv6]`, optional `:port`.
 /// Empty is allowed (RFC 9112 section 3.2, a target without authority).
 fn is_valid_host(value: &[u8]) -> bool {
-    value.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-            )
-    })
+    value.iter().all(|&b| HOST_CHAR[b as usize])
 }
+
+/// Bytes allowed in a Host value (RFC 3986 unreserved, sub-delims, ':', '[', ']', '%').
+static HOST_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let allowed = b"-._~!$&'()*+,;=:[]%";
+    let mut i = 0;
+    while i < 256 {
+        table[i] = (i as u8).is_ascii_alphanumeric();
+        i += 1;
+    }
+    let mut j = 0;
+    while j < allowed.len() {
+        table[allowed[j] as usize] = true;
+        j += 1;
+    }
+    table
+};
 
 fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
@@ -985,6 +970,38 @@ pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
     chunks.remainder().iter().position(|&b| b == needle).map(|i| offset + i)
 }
 // ANCHOR_END: find_byte
+
+/// A control byte in a field value: anything below SP except HTAB, and DEL. VCHAR and
+/// obs-text (0x80-0xFF) are allowed.
+fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+// ANCHOR: find_control
+/// The first control byte in `value`, eight bytes per step: `(x - 0x20..) & !x & 0x80..` is
+/// non-zero exactly when some byte is below 0x20 (bytes >= 0x80 are masked by `!x`), and the
+/// zero-byte test on `x ^ 0x7f..` finds DEL. Only a word that trips one of them (rare: a tab,
+/// or an attack) is looked at byte by byte.
+fn find_control(value: &[u8]) -> Option<u8> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = value.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let del = x ^ (ONES * 0x7f);
+        let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
+        if below_space | is_del != 0 {
+            if let Some(&b) = chunk.iter().find(|&&b| is_control(b)) {
+                return Some(b);
+            }
+        }
+    }
+    chunks.remainder().iter().copied().find(|&b| is_control(b))
+}
+// ANCHOR_END: find_control
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -1436,6 +1453,30 @@ pub(crate) mod tests {
         assert_eq!(find_byte(b"", b'\n'), None);
         assert_eq!(find_byte(b"\x80\x0a", b'\n'), Some(1));
         assert_eq!(find_byte(b"abcdefgh\x01\n", b'\n'), Some(9));
+    }
+
+    #[test]
+    fn find_control_matches_naive_search() {
+        let mut rng = 0x1234_5678_9abc_def0u64;
+        for _ in 0..2000 {
+            let len = (rng % 40) as usize;
+            let mut value = Vec::new();
+            for _ in 0..len {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // Mostly printable, sometimes a tab, DEL, obs-text or another control byte.
+                let b = match rng % 16 {
+                    0 => [0u8, 9, 0x1f, 0x7f, 0x80, 0xff, b'\r', 0x20][(rng >> 8) as usize % 8],
+                    _ => 0x21 + (rng >> 8) as u8 % 0x5e,
+                };
+                value.push(b);
+            }
+            let naive = value.iter().copied().find(|&b| is_control(b));
+            assert_eq!(find_control(&value), naive, "{value:?}");
+        }
+        assert_eq!(find_control(b"tab\tonly and text"), None);
+        assert_eq!(find_control(b"12345678\x7f"), Some(0x7f));
     }
 
     #[test]

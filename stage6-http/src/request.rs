@@ -49,32 +49,27 @@ pub struct HeaderSpan {
     pub value: Span,
 }
 
-/// Requests with up to this many headers keep their header table inline (no allocation);
-/// `wrk` sends 1, curl 3, browsers 10 to 15.
-const INLINE_HEADERS: usize = 12;
+impl HeaderSpan {
+    /// Bytes one header occupies in a request's header table.
+    const ENCODED_LEN: usize = 16;
 
-/// The header table: inline for the common case, on the heap for header-heavy requests.
-#[derive(Clone, Debug)]
-enum HeaderTable {
-    Inline { spans: [HeaderSpan; INLINE_HEADERS], len: usize },
-    Heap(Vec<HeaderSpan>),
-}
-
-impl HeaderTable {
-    fn from_slice(headers: &[HeaderSpan]) -> HeaderTable {
-        if headers.len() <= INLINE_HEADERS {
-            let mut spans = [HeaderSpan::default(); INLINE_HEADERS];
-            spans[..headers.len()].copy_from_slice(headers);
-            HeaderTable::Inline { spans, len: headers.len() }
-        } else {
-            HeaderTable::Heap(headers.to_vec())
+    /// Appends the four offsets, little-endian.
+    fn encode(&self, out: &mut Vec<u8>) {
+        for n in [self.name.start, self.name.end, self.value.start, self.value.end] {
+            out.extend_from_slice(&n.to_le_bytes());
         }
     }
 
-    fn as_slice(&self) -> &[HeaderSpan] {
-        match self {
-            HeaderTable::Inline { spans, len } => &spans[..*len],
-            HeaderTable::Heap(spans) => spans,
+    /// Reads back what [`HeaderSpan::encode`] wrote (`entry` is exactly 16 bytes).
+    fn decode(entry: &[u8]) -> HeaderSpan {
+        let word = |i: usize| {
+            let mut four = [0u8; 4];
+            four.copy_from_slice(&entry[i * 4..i * 4 + 4]);
+            u32::from_le_bytes(four)
+        };
+        HeaderSpan {
+            name: Span { start: word(0), end: word(1) },
+            value: Span { start: word(2), end: word(3) },
         }
     }
 }
@@ -132,7 +127,13 @@ pub(crate) struct RequestParts<'a> {
     pub expect_continue: bool,
 }
 
+// ANCHOR: request
 /// A parsed HTTP request, owning a copy of its bytes.
+///
+/// Its one allocation holds `head | body | header table`: the head and body as received (the
+/// body de-chunked), then 16 bytes per header giving the offsets of its name and value. Putting
+/// the table in the same buffer keeps the struct small, so handing a request from the parser
+/// to the router to the handler's future moves a few dozen bytes, not a table.
 #[derive(Clone, Debug)]
 pub struct Request {
     bytes: Vec<u8>,
@@ -142,21 +143,25 @@ pub struct Request {
     path: Span,
     query: Option<Span>,
     host: Option<Span>,
-    headers: HeaderTable,
     body: Span,
     chunked: bool,
     keep_alive: bool,
     expect_continue: bool,
     params: Params,
 }
+// ANCHOR_END: request
 
 impl Request {
     /// Copies `head` and `body` into one allocation and keeps the spans found by the parser
     /// (they are offsets into `head`, which is copied first, so they stay valid).
     pub(crate) fn from_parts(head: &[u8], body: &[u8], parts: RequestParts<'_>) -> Request {
-        let mut bytes = Vec::with_capacity(head.len() + body.len());
+        let table_len = parts.headers.len() * HeaderSpan::ENCODED_LEN;
+        let mut bytes = Vec::with_capacity(head.len() + body.len() + table_len);
         bytes.extend_from_slice(head);
         bytes.extend_from_slice(body);
+        for header in parts.headers {
+            header.encode(&mut bytes);
+        }
         Request {
             method: parts.method,
             version: parts.version,
@@ -164,7 +169,6 @@ impl Request {
             path: parts.path,
             query: parts.query,
             host: parts.host,
-            headers: HeaderTable::from_slice(parts.headers),
             body: Span::new(head.len(), head.len() + body.len()),
             chunked: parts.chunked,
             keep_alive: parts.keep_alive,
@@ -227,15 +231,16 @@ impl Request {
         self.host.and_then(|h| std::str::from_utf8(h.of(&self.bytes)).ok())
     }
 
+    /// The header table (after the body), decoded entry by entry.
+    fn header_spans(&self) -> impl Iterator<Item = HeaderSpan> + '_ {
+        self.bytes[self.body.end as usize..].chunks_exact(HeaderSpan::ENCODED_LEN).map(HeaderSpan::decode)
+    }
+
     /// The first header called `name` (case-insensitive), as bytes: values may legally hold
     /// non-UTF-8 bytes.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         let name = name.as_bytes();
-        self.headers
-            .as_slice()
-            .iter()
-            .find(|h| same_name(h.name.of(&self.bytes), name))
-            .map(|h| h.value.of(&self.bytes))
+        self.header_spans().find(|h| same_name(h.name.of(&self.bytes), name)).map(|h| h.value.of(&self.bytes))
     }
 
     /// The first header called `name` if its value is UTF-8.
@@ -246,16 +251,14 @@ impl Request {
     /// Every value of header `name`, in order.
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         let name = name.as_bytes();
-        self.headers
-            .as_slice()
-            .iter()
+        self.header_spans()
             .filter(move |h| same_name(h.name.of(&self.bytes), name))
             .map(|h| h.value.of(&self.bytes))
     }
 
     /// All headers in order, as (name as sent, value).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.headers.as_slice().iter().map(|h| (self.ascii(h.name), h.value.of(&self.bytes)))
+        self.header_spans().map(|h| (self.ascii(h.name), h.value.of(&self.bytes)))
     }
 
     /// The body (de-chunked if it was sent chunked).
