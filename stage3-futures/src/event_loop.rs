@@ -148,11 +148,11 @@ impl EventLoop {
             let _ = future.set_exception(anyhow!(err).context(format!("watching fd {fd}")));
             return future;
         }
-        // Like asyncio's sock_recv: when the future is done for any reason (typically cancelled
-        // by its owner), make sure the selector forgets it. After a normal wake-up the loop has
-        // already removed it and this finds nothing to do.
+        // asyncio's sock_recv adds a done-callback that removes the reader whatever happened.
+        // After a normal wake-up the loop has already removed it, so we only need that when the
+        // owner cancels the wait: then the selector must forget the fd.
         let lp = self.clone();
-        future.add_done_callback(move |f| lp.remove_waiter(fd, direction, f));
+        future.on_cancel(move |f| lp.remove_waiter(fd, direction, f));
         future
     }
 

@@ -119,6 +119,8 @@ struct Inner<T> {
     state: State<T>,
     /// Run, in the order they were added, once the future is done.
     callbacks: Vec<DoneCallback<T>>,
+    /// The loop's own clean-up, run (first) only if the future is cancelled.
+    on_cancel: Option<DoneCallback<T>>,
     /// Where those callbacks go: the loop's ready queue.
     ready: Rc<ReadyQueue>,
 }
@@ -155,8 +157,14 @@ impl<T: 'static> Future<T> {
     pub(crate) fn new(ready: &Rc<ReadyQueue>, label: String) -> Future<T> {
         let id = ready.next_id();
         trace!("future: fut#{id} ({label}) created");
-        let inner =
-            Inner { id, label, state: State::Pending, callbacks: Vec::new(), ready: Rc::clone(ready) };
+        let inner = Inner {
+            id,
+            label,
+            state: State::Pending,
+            callbacks: Vec::new(),
+            on_cancel: None,
+            ready: Rc::clone(ready),
+        };
         Future { inner: Rc::new(RefCell::new(inner)) }
     }
 
@@ -183,7 +191,12 @@ impl<T: 'static> Future<T> {
             return Err(FutureError::AlreadyDone);
         }
         inner.state = outcome;
-        let callbacks = std::mem::take(&mut inner.callbacks);
+        let mut callbacks = std::mem::take(&mut inner.callbacks);
+        if let Some(clean_up) = inner.on_cancel.take() {
+            if matches!(inner.state, State::Cancelled) {
+                callbacks.insert(0, clean_up);
+            }
+        }
         let ready = Rc::clone(&inner.ready);
         trace!(
             "future: fut#{} ({}) {}, {} callback(s) scheduled",
@@ -231,6 +244,12 @@ impl<T: 'static> Future<T> {
         self.schedule(&ready, Box::new(callback), 1, 1);
     }
     // ANCHOR_END: add_done_callback
+
+    /// Sets what the loop must undo if the future is cancelled (forget the fd it watches).
+    /// Unlike a done-callback, it costs nothing when the future resolves normally.
+    pub(crate) fn on_cancel(&self, clean_up: impl FnOnce(&Future<T>) + 'static) {
+        self.inner.borrow_mut().on_cancel = Some(Box::new(clean_up));
+    }
 
     /// Is the future done: finished with a value, failed, or cancelled?
     pub fn done(&self) -> bool {

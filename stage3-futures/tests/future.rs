@@ -220,3 +220,47 @@ fn cancelling_a_wait_unregisters_the_fd() {
         assert!(matches!(readable.outcome(), Err(FutureError::Cancelled)));
     }
 }
+
+// ANCHOR: reentrancy
+/// The caller of `set_result` may hold a borrow of its own state; a callback that needs the
+/// same state must not run inside `set_result`, or the second `borrow_mut` would panic.
+#[test]
+fn set_result_never_reenters_the_caller() {
+    let lp = new_loop();
+    let fut: Future<()> = lp.create_future("re-entrancy");
+    let state = log();
+    let s = Rc::clone(&state);
+    fut.add_done_callback(move |_| s.borrow_mut().push("callback".to_string()));
+    {
+        let mut state = state.borrow_mut(); // held across set_result
+        state.push("before".to_string());
+        fut.set_result(()).unwrap(); // an inline callback would panic here: already borrowed
+        state.push("after".to_string());
+    }
+    lp.run().unwrap();
+    assert_eq!(*state.borrow(), ["before", "after", "callback"]);
+}
+
+/// Each callback resolves the next future. Run inline, that is one nested call per link and
+/// 200 000 links overflow the stack; through the ready queue the stack stays flat.
+#[test]
+fn a_long_chain_of_futures_does_not_grow_the_stack() {
+    fn link(lp: &EventLoop, i: u32, last: u32, reached: Rc<RefCell<u32>>) {
+        let fut: Future<u32> = lp.create_future("link");
+        let lp2 = lp.clone();
+        fut.add_done_callback(move |f| {
+            let i = f.result().unwrap();
+            *reached.borrow_mut() = i;
+            if i < last {
+                link(&lp2, i + 1, last, reached);
+            }
+        });
+        fut.set_result(i).unwrap();
+    }
+    let lp = new_loop();
+    let reached = Rc::new(RefCell::new(0));
+    link(&lp, 1, 200_000, Rc::clone(&reached));
+    lp.run().unwrap();
+    assert_eq!(*reached.borrow(), 200_000);
+}
+// ANCHOR_END: reentrancy
