@@ -103,7 +103,13 @@ impl EventLoop {
 
     /// Schedules `callback` to run on the loop's next turn, after everything already queued.
     pub fn call_soon(&self, callback: impl FnOnce() + 'static) {
-        self.inner.ready.call_soon("a call_soon callback".to_string(), Box::new(callback));
+        self.call_soon_named("a call_soon callback", callback);
+    }
+
+    /// [`EventLoop::call_soon`] with a name for `TRACE=1` ("task 3 first step").
+    pub fn call_soon_named(&self, what: &str, callback: impl FnOnce() + 'static) {
+        let what = if trace::enabled() { what.to_string() } else { String::new() };
+        self.inner.ready.call_soon(what, Box::new(callback));
     }
 
     /// How many callbacks wait in the ready queue.

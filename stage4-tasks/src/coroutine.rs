@@ -40,6 +40,12 @@ pub trait Coroutine {
 
     /// The name of the state it is in now, for `TRACE=1` and for tests.
     fn state(&self) -> &'static str;
+
+    /// The state with the states of the sub-coroutines it delegates to, outermost first
+    /// (`Left > Left > Leaf`). Coroutines that delegate override it; `TRACE=1` prints it.
+    fn state_path(&self) -> String {
+        self.state().to_string()
+    }
 }
 // ANCHOR_END: coroutine
 

@@ -135,6 +135,15 @@ impl Coroutine for Fib {
             FibState::Done => "Done",
         }
     }
+
+    fn state_path(&self) -> String {
+        match &self.state {
+            FibState::Left(child) | FibState::Right { child, .. } => {
+                format!("{} > {}", self.state(), child.state_path())
+            }
+            _ => self.state().to_string(),
+        }
+    }
 }
 // ANCHOR_END: fib_resume
 

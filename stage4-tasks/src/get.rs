@@ -262,6 +262,13 @@ impl Coroutine for Get {
             GetState::Done => "Done",
         }
     }
+
+    fn state_path(&self) -> String {
+        match &self.state {
+            GetState::Receiving { reader } => format!("Receiving > ReadToEnd::{}", reader.state()),
+            _ => self.state().to_string(),
+        }
+    }
 }
 // ANCHOR_END: get_resume
 

@@ -78,7 +78,7 @@ impl Scheduler {
         let result = self.inner.lp.create_future(format!("task {id} {name}"));
         let task = Task::new(self, id, name, coroutine, result.clone());
         // Python's Task.__init__: loop.call_soon(self._step). The first resume gets Ok(()).
-        self.inner.lp.call_soon(move || task.step(Ok(())));
+        self.inner.lp.call_soon_named(&format!("first step of task {id}"), move || task.step(Ok(())));
         result
     }
     // ANCHOR_END: spawn

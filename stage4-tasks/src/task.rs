@@ -67,11 +67,11 @@ where
         let n = self.steps.get() + 1;
         self.steps.set(n);
         self.scheduler.count_step();
-        let before = self.coroutine.borrow().state();
+        let before = if trace::enabled() { self.coroutine.borrow().state_path() } else { String::new() };
         // The borrow lasts only for this call: the coroutine may spawn other tasks, which is
         // fine (they are scheduled, not run), but it can never reach back into its own task.
         let step = self.coroutine.borrow_mut().resume(sent);
-        let after = self.coroutine.borrow().state();
+        let after = if trace::enabled() { self.coroutine.borrow().state_path() } else { String::new() };
         match step {
             Step::Yielded(future) => {
                 trace!(
