@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Whatever `get` kept in local variables (the socket, the request, how much was sent, the
-//! bytes received so far) now has to travel from step to step in a [`Fetch`] value: that is
+//! bytes received so far) now has to travel from step to step in a `Fetch` value: that is
 //! the price of callbacks, and what stage 3 and 4 set out to remove.
 
 use std::cell::{Cell, RefCell};

@@ -12,7 +12,7 @@
 //! * [`event_loop`]: the `EventLoop` that runs a callback when its fd is ready.
 //! * [`sys`]: the only `unsafe` code, thin syscall wrappers.
 //! * [`net`]: non-blocking connect and its `SO_ERROR` check.
-//! * [`trace`]: `TRACE=1` prints what the loop decides.
+//! * [`trace`](mod@trace): `TRACE=1` prints what the loop decides.
 
 pub mod crawler;
 pub mod echo;
