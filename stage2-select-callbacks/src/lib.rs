@@ -7,11 +7,11 @@
 //! that socket. Ten requests now overlap, and take about one latency instead of ten.
 //!
 //! * [`selector`]: the `Selector` (poll(2) everywhere, epoll on Linux).
+//! * [`event_loop`]: the `EventLoop` that runs a callback when its fd is ready.
 //! * [`crawler`]: seed 003's callback crawler, every request at once on one thread.
 //! * [`echo`]: a callback echo server with per-connection write buffers and back-pressure.
-//! * [`event_loop`]: the `EventLoop` that runs a callback when its fd is ready.
+//! * [`net`]: non-blocking connect and its `SO_ERROR` check; `send` without `SIGPIPE`.
 //! * [`sys`]: the only `unsafe` code, thin syscall wrappers.
-//! * [`net`]: non-blocking connect and its `SO_ERROR` check.
 //! * [`trace`](mod@trace): `TRACE=1` prints what the loop decides.
 
 pub mod crawler;
