@@ -143,7 +143,10 @@ impl Cli {
     /// line naming it plus the usage on stderr and exits 2.
     pub fn parse(self) -> Args {
         let usage = self.usage();
-        match self.parse_from(std::env::args().skip(1)) {
+        // args_os, not args: `std::env::args` panics on an argument that is not UTF-8. A
+        // mangled argument then fails as an unknown flag or a bad value, with a message.
+        let args = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
+        match self.parse_from(args) {
             Ok(args) => args,
             Err(CliError::Help) => {
                 print!("{usage}");
