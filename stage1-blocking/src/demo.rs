@@ -159,7 +159,11 @@ impl DemoServer {
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
-            thread::Builder::new().name("demo-accept".into()).spawn(move || accept_loop(listener, &shared))?
+            // Thread names carry the port ("demo-43817", "demo-43817-5"), so `top -H` or a
+            // debugger tells servers apart (Linux shows the first 15 characters).
+            thread::Builder::new()
+                .name(format!("demo-{}", addr.port()))
+                .spawn(move || accept_loop(listener, &shared))?
         };
         Ok(DemoServer { addr, shared, acceptor: Some(acceptor) })
     }
@@ -224,6 +228,7 @@ impl Drop for DemoServer {
 fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id: u64 = 0;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     for conn in listener.incoming() {
         if shared.is_stopping() {
             break; // this was the wake-up connection (or a late client): stop accepting
@@ -245,7 +250,7 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
         lock(&shared.open).insert(id, handle);
         let worker_shared = Arc::clone(shared);
         let spawned = thread::Builder::new()
-            .name(format!("demo-conn-{id}"))
+            .name(format!("demo-{port}-{id}"))
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
                 serve_connection(stream, &worker_shared);
@@ -372,5 +377,30 @@ fn close_politely(stream: &mut TcpStream) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::sync::Weak;
+
+    #[test]
+    fn drop_waits_for_every_thread_it_started() {
+        let server = DemoServer::start(DemoConfig::instant()).unwrap();
+        // Every thread the server starts holds the shared state; once none does, every one of
+        // them has finished its work.
+        let shared: Weak<Shared> = Arc::downgrade(&server.shared);
+        let mut idle = TcpStream::connect(server.addr()).unwrap();
+        idle.write_all(b"GET /1 HTTP/1.0\r\n").unwrap(); // a connection thread now waits
+        // Connections are accepted in order, so once this one is answered `idle` has its thread.
+        assert_eq!(http::get(server.addr(), "/2").unwrap().status, 200);
+        assert!(Arc::strong_count(&shared.upgrade().unwrap()) >= 3, "handle + acceptor + idle");
+        drop(server);
+        assert!(shared.upgrade().is_none(), "a server thread outlived the DemoServer");
+        let mut rest = Vec::new();
+        let _ = idle.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "{rest:?}");
     }
 }
