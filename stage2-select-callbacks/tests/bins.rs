@@ -90,3 +90,23 @@ fn bench_checks_every_byte() {
         "{last}"
     );
 }
+
+#[test]
+fn trace_shows_the_loop_deciding() {
+    let out = Command::new(CLIENT).args(["--count", "2", "--delay", "0"]).env("TRACE", "1").output().unwrap();
+    assert!(out.status.success());
+    let err = stderr(&out);
+    for expected in [
+        "[trace] loop: register writer of fd ",
+        "[trace] loop: select on 2 fds",
+        "[trace] crawler: GET /1: request sent",
+        "[trace] loop: register reader of fd ",
+        "[trace] crawler: GET /2 done: 200 OK",
+        "[trace] loop: done (0 fds still registered)",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    // Without TRACE, stderr stays quiet.
+    let quiet = run(CLIENT, &["--count", "2", "--delay", "0"]);
+    assert_eq!(stderr(&quiet), "");
+}
