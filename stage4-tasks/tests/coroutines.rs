@@ -1,6 +1,8 @@
 //! Each hand-written state machine driven by hand: the test is the "sender". It calls
-//! `resume`, checks the state and what was yielded, and decides when to resume again, either
-//! at once (pretending the future resolved) or after the real selector resolved it.
+//! `resume`, checks the state and what was yielded, and decides when to resume again: after
+//! the real selector resolved the yielded future (`wait`), or at once, pretending the future
+//! resolved. Resuming too early is harmless by design: the coroutine finds `WouldBlock` and
+//! yields again, exactly as it must after a spurious wake-up.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -8,7 +10,7 @@ use std::thread;
 
 use stage1_blocking::http;
 use stage3_futures::FutureError;
-use stage4_tasks::echo::EchoHandler;
+use stage4_tasks::echo::{AcceptLoop, EchoHandler};
 use stage4_tasks::fib::{Fib, fib_iterative};
 use stage4_tasks::get::{Get, ReadToEnd};
 use stage4_tasks::{AnyFuture, Coroutine, Scheduler, Step};
@@ -61,8 +63,8 @@ fn get_goes_start_connecting_receiving_done() {
     assert_eq!(get.state(), "Connecting");
     assert!(connecting.name().contains("writable"), "{}", connecting.name());
 
-    // Once accept returns, the handshake is over: "writable" is true, so we may say so.
     let (mut conn, _) = listener.accept().unwrap();
+    wait(&scheduler, &connecting);
     let receiving = yielded(get.resume(Ok(())));
     assert_eq!(get.state(), "Receiving", "the request fit in one write, so Sending was crossed");
     assert!(receiving.name().contains("readable"), "{}", receiving.name());
@@ -72,15 +74,17 @@ fn get_goes_start_connecting_receiving_done() {
     conn.write_all(&http::response_bytes(200, "OK", "text/html", &body)).unwrap();
     drop(conn); // EOF ends the response (HTTP/1.0)
 
-    // The bytes and the EOF are already in our receive buffer: each resume reads one chunk.
-    let mut resumes = 0;
+    // Each readable wake-up reads one chunk; the last one reads the EOF.
+    let (mut waiting, mut resumes) = (receiving, 0);
     let response = loop {
+        wait(&scheduler, &waiting);
         resumes += 1;
         assert!(resumes < 100, "a few reads must reach EOF");
         match get.resume(Ok(())) {
             Step::Yielded(future) => {
                 assert_eq!(get.state(), "Receiving");
                 assert!(future.name().contains("readable"));
+                waiting = future;
             }
             Step::Complete(result) => break result.unwrap(),
         }
@@ -98,8 +102,9 @@ fn get_parks_in_sending_when_the_request_does_not_fit() {
     // An 8 MiB path: far more than a socket send buffer holds, so the write is partial.
     let path = format!("/{}", "a".repeat(8 << 20));
     let mut get = Get::new(&scheduler, addr, &path);
-    let _connecting = yielded(get.resume(Ok(())));
+    let connecting = yielded(get.resume(Ok(())));
     let (mut conn, _) = listener.accept().unwrap();
+    wait(&scheduler, &connecting);
 
     let server = thread::spawn(move || {
         let head = read_head(&mut conn);
@@ -166,6 +171,8 @@ fn echo_handler_reads_writes_parks_in_writing_and_finishes() {
     let _ = yielded(handler.resume(Ok(())));
     assert_eq!(handler.state(), "Reading");
 
+    // This one is driven by a pretend sender: it resumes without waiting, and the handler's
+    // reads and writes simply find WouldBlock when the socket is not ready.
     // The client writes and does not read: the handler's writes back fill the buffers until
     // one is partial, and the handler parks in Writing (it stops reading: back-pressure).
     let chunk: Vec<u8> = (0..4096u32).map(|i| (i % 253) as u8).collect();
@@ -236,5 +243,32 @@ fn fib_delegates_and_yields_once_per_leaf() {
         assert_eq!(Some(yields), fib_iterative(n + 1), "yields of fib({n})");
         let expected: &[&str] = if n < 2 { &["Leaf"] } else { &["Left", "Right"] };
         assert_eq!(states.into_iter().collect::<Vec<_>>(), expected, "fib({n})");
+    }
+}
+
+#[test]
+fn accept_loop_spawns_a_task_per_client_and_keeps_accepting() {
+    let scheduler = Scheduler::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = std::sync::Arc::new(stage3_futures::echo::EchoStats::default());
+    let mut accept = AcceptLoop::new(&scheduler, listener, std::sync::Arc::clone(&stats));
+    assert_eq!(accept.state(), "Start");
+    let mut waiting = yielded(accept.resume(Ok(())));
+    assert_eq!(accept.state(), "Accepting");
+    assert_eq!(scheduler.alive(), 0);
+
+    let _clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    while stats.accepted.load(std::sync::atomic::Ordering::Relaxed) < 3 {
+        wait(&scheduler, &waiting);
+        waiting = yielded(accept.resume(Ok(())));
+        assert_eq!(accept.state(), "Accepting");
+    }
+    assert_eq!(scheduler.alive(), 3, "one handler task spawned per client");
+
+    match accept.resume(Err(FutureError::Cancelled)) {
+        Step::Complete(Err(err)) => assert!(format!("{err:#}").contains("listener"), "{err:#}"),
+        other => panic!("a failed wait ends the accept loop, got {other:?}"),
     }
 }
