@@ -37,7 +37,7 @@ pub fn fetch(lp: &EventLoop, addr: SocketAddr, path: &str) -> Future<Response> {
             let fetch = Fetch {
                 lp: lp.clone(),
                 stream,
-                path: path.to_string(),
+                addr,
                 request: http::request_bytes(&addr.to_string(), path),
                 written: 0,
                 received: Vec::new(),
@@ -46,7 +46,7 @@ pub fn fetch(lp: &EventLoop, addr: SocketAddr, path: &str) -> Future<Response> {
             fetch.wait_connected();
         }
         Err(err) => {
-            let _ = result.set_exception(anyhow!(err).context(format!("GET {path}: connect to {addr}")));
+            let _ = result.set_exception(anyhow!(err).context(format!("connect to {addr}")));
         }
     }
     result
@@ -57,7 +57,8 @@ pub fn fetch(lp: &EventLoop, addr: SocketAddr, path: &str) -> Future<Response> {
 struct Fetch {
     lp: EventLoop,
     stream: TcpStream,
-    path: String,
+    /// For error messages; the caller knows the path (errors name only what went wrong).
+    addr: SocketAddr,
     request: Vec<u8>,
     /// How many bytes of `request` the kernel has accepted so far.
     written: usize,
@@ -81,7 +82,7 @@ impl Fetch {
             return self.fail(err);
         }
         if let Err(err) = take_connect_error(&self.stream) {
-            let context = format!("GET {}: connect", self.path);
+            let context = format!("connect to {}", self.addr);
             return self.fail(anyhow!(err).context(context));
         }
         self.send();
@@ -145,7 +146,7 @@ impl Fetch {
                 let _ = self.result.set_result(response);
             }
             Err(err) => {
-                let context = format!("GET {}: bad response ({} bytes)", self.path, self.received.len());
+                let context = format!("bad response ({} bytes)", self.received.len());
                 self.fail(anyhow!(err).context(context));
             }
         }
@@ -160,9 +161,9 @@ impl Fetch {
     /// Did the wait succeed, and does the caller still want the response (not cancelled)?
     fn still_wanted(&self, ready: &Future<()>) -> anyhow::Result<()> {
         if self.result.cancelled() {
-            return Err(anyhow!("GET {}: cancelled", self.path));
+            return Err(anyhow!("cancelled"));
         }
-        ready.outcome().with_context(|| format!("GET {}: waiting for the socket", self.path))
+        ready.outcome().context("waiting for the socket")
     }
 }
 // ANCHOR_END: steps

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::anyhow;
+use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
 
 use crate::event_loop::EventLoop;
@@ -70,7 +71,12 @@ impl EchoServer {
     // ANCHOR: run
     /// Serves until the listener fails (it normally never returns).
     pub fn run(self) -> anyhow::Result<()> {
-        let lp = EventLoop::new()?;
+        self.run_with(Selector::new()?)
+    }
+
+    /// [`EchoServer::run`] on the given selector (tests run both backends).
+    pub fn run_with(self, selector: Selector) -> anyhow::Result<()> {
+        let lp = EventLoop::with_selector(selector);
         // The accept chain resolves this only if it cannot go on; running "until complete"
         // on it is running forever in the normal case.
         let stopped = lp.create_future::<()>("echo server stopped");

@@ -6,13 +6,20 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 
+use stage2_select_callbacks::selector::{Backend, Selector};
+
 use stage3_futures::echo::{BUFFER_LIMIT, EchoServer, EchoStats};
 
+fn backends() -> Vec<Backend> {
+    if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] }
+}
+
 /// Starts a server on a background thread. The thread lives as long as the test process.
-fn start_server() -> (SocketAddr, std::sync::Arc<EchoStats>) {
+fn start_server(backend: Backend) -> (SocketAddr, std::sync::Arc<EchoStats>) {
     let server = EchoServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let (addr, stats) = (server.local_addr().unwrap(), server.stats());
-    thread::spawn(move || server.run());
+    let selector = Selector::with_backend(backend).unwrap();
+    thread::spawn(move || server.run_with(selector));
     (addr, stats)
 }
 
@@ -48,9 +55,15 @@ fn echo(addr: SocketAddr, data: Vec<u8>, chunk: usize, before_reading: impl FnOn
 
 #[test]
 fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
+    for backend in backends() {
+        many_clients_and_a_slow_reader(backend);
+    }
+}
+
+fn many_clients_and_a_slow_reader(backend: Backend) {
     const CLIENTS: usize = 20;
     const SIZE: usize = 256 * 1024;
-    let (addr, stats) = start_server();
+    let (addr, stats) = start_server(backend);
 
     // The slow reader sends 1 MiB but reads nothing until every other client is done: the
     // server must go on serving them while this connection is stuck on back-pressure.
@@ -58,7 +71,7 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
     let slow = thread::spawn(move || {
         let data = payload(999, 1024 * 1024);
         let got = echo(addr, data.clone(), 512, || wait_for_others.recv().unwrap());
-        assert!(got == data, "slow reader: {} bytes back, {} sent", got.len(), data.len());
+        assert!(got == data, "{backend:?} slow reader: {} bytes back, {} sent", got.len(), data.len());
     });
 
     let clients: Vec<_> = (0..CLIENTS)
@@ -66,7 +79,7 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
             thread::spawn(move || {
                 let data = payload(c, SIZE);
                 let got = echo(addr, data.clone(), 8192, || {});
-                assert!(got == data, "client {c}: {} bytes back, {} sent", got.len(), data.len());
+                assert!(got == data, "{backend:?} client {c}: {} bytes back, {} sent", got.len(), data.len());
             })
         })
         .collect();
@@ -79,11 +92,11 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
     let stats = stats.as_ref();
     assert_eq!(stats.accepted.load(std::sync::atomic::Ordering::Relaxed), CLIENTS + 1);
     let peak = stats.peak_buffered.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(peak > 0 && peak <= BUFFER_LIMIT, "peak buffer {peak}, limit {BUFFER_LIMIT}");
+    assert!(peak > 0 && peak <= BUFFER_LIMIT, "{backend:?}: peak buffer {peak}, limit {BUFFER_LIMIT}");
 }
 
 #[test]
 fn an_empty_connection_is_closed_cleanly() {
-    let (addr, _) = start_server();
+    let (addr, _) = start_server(Backend::Poll);
     assert!(echo(addr, Vec::new(), 64, || {}).is_empty());
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
+use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
 use stage3_futures::echo::EchoStats;
 
@@ -260,7 +261,12 @@ impl EchoServer {
 
     /// Spawns the accept loop and runs the scheduler: normally forever.
     pub fn run(self) -> anyhow::Result<()> {
-        let scheduler = Scheduler::new()?;
+        self.run_with(Selector::new()?)
+    }
+
+    /// [`EchoServer::run`] on the given selector (tests run both backends).
+    pub fn run_with(self, selector: Selector) -> anyhow::Result<()> {
+        let scheduler = Scheduler::with_selector(selector);
         let accept = scheduler.spawn("accept", AcceptLoop::new(&scheduler, self.listener, self.stats));
         scheduler.run()?;
         accept.take_result().context("the accept loop stopped")

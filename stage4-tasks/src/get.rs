@@ -167,10 +167,11 @@ impl Get {
         Get { scheduler: scheduler.clone(), addr, path: path.to_string(), state: GetState::Start }
     }
 
-    /// Ends the coroutine with `err`, with the request named in the message.
+    /// Ends the coroutine with `err`, saying what it was doing. The caller knows which request
+    /// it spawned, so the message does not repeat the path.
     fn fail(&mut self, err: impl Into<anyhow::Error>, doing: &str) -> Step<anyhow::Result<Response>> {
         self.state = GetState::Done;
-        Step::Complete(Err(err.into().context(format!("GET {}: {doing}", self.path))))
+        Step::Complete(Err(err.into().context(doing.to_string())))
     }
 
     /// Parks on "writable" in `next` state.
