@@ -13,7 +13,10 @@
 //! * [`query`]: percent-decoding and query strings.
 //! * [`json`]: a small JSON writer.
 //! * [`static_files`]: safe mapping of URL paths to files under a root directory.
+//! * [`app`]: the demo application (`stage6-server`'s routes).
+//! * [`server`]: the connection loop and worker threads, on the stage 5 runtime.
 
+pub mod app;
 pub mod date;
 pub mod json;
 pub mod parser;
@@ -21,9 +24,11 @@ pub mod query;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod server;
 pub mod static_files;
 
 pub use parser::{Limits, Method, ParseError, Parsed, Parser, Version};
 pub use request::Request;
 pub use response::Response;
 pub use router::Router;
+pub use server::{Server, ServerConfig, ServerHandle};

@@ -28,8 +28,16 @@ pub enum Body {
     Empty,
     /// The whole body, sent with Content-Length. `Cow` so static bodies cost no copy.
     Full(Cow<'static, [u8]>),
-    /// A body produced piece by piece.
+    /// A body produced piece by piece, length unknown: chunked (HTTP/1.1) or until close.
     Stream(ChunkStream),
+    /// A body produced piece by piece whose length is known (a file): sent with
+    /// Content-Length. The pieces must add up to exactly `len` bytes.
+    SizedStream {
+        /// Total length.
+        len: u64,
+        /// The pieces.
+        pieces: ChunkStream,
+    },
 }
 
 impl fmt::Debug for Body {
@@ -38,6 +46,7 @@ impl fmt::Debug for Body {
             Body::Empty => f.write_str("Empty"),
             Body::Full(bytes) => write!(f, "Full({} bytes)", bytes.len()),
             Body::Stream(_) => f.write_str("Stream"),
+            Body::SizedStream { len, .. } => write!(f, "SizedStream({len} bytes)"),
         }
     }
 }
@@ -185,9 +194,15 @@ impl Response {
         self
     }
 
-    /// Sets a body produced piece by piece.
+    /// Sets a body produced piece by piece (sent chunked).
     pub fn stream(mut self, pieces: ChunkStream) -> Response {
         self.body = Body::Stream(pieces);
+        self
+    }
+
+    /// Sets a body of known length produced piece by piece (sent with Content-Length).
+    pub fn stream_sized(mut self, len: u64, pieces: ChunkStream) -> Response {
+        self.body = Body::SizedStream { len, pieces };
         self
     }
 
@@ -226,10 +241,10 @@ impl Response {
         // 1xx, 204 and 304 never have a body, nor (except 304) a Content-Length.
         let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
         let mut close = self.close || !ctx.keep_alive;
-        let streaming = matches!(self.body, Body::Stream(_)) && !bodiless;
+        let unsized_stream = matches!(self.body, Body::Stream(_)) && !bodiless;
         // HTTP/1.0 has no chunked coding: a streamed body ends when the connection does.
-        let chunked = streaming && ctx.version == Version::Http11;
-        close |= streaming && !chunked;
+        let chunked = unsized_stream && ctx.version == Version::Http11;
+        close |= unsized_stream && !chunked;
 
         write_status_line(out, self.status);
         out.extend_from_slice(b"Date: ");
@@ -241,15 +256,16 @@ impl Response {
         for (name, value) in &self.headers {
             push_header(out, name, value);
         }
-        let full: &[u8] = match &self.body {
-            Body::Full(bytes) => bytes,
-            _ => b"",
+        let (full, length): (&[u8], u64) = match &self.body {
+            Body::Full(bytes) => (bytes, bytes.len() as u64),
+            Body::SizedStream { len, .. } => (b"", *len),
+            _ => (b"", 0),
         };
         if chunked {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-        } else if !bodiless && !streaming {
+        } else if !bodiless && !unsized_stream {
             out.extend_from_slice(b"Content-Length: ");
-            push_decimal(out, full.len() as u64);
+            push_decimal(out, length);
             out.extend_from_slice(b"\r\n");
         }
         if close {
@@ -263,7 +279,10 @@ impl Response {
             return Written::Done { close };
         }
         match self.body {
-            Body::Stream(pieces) => Written::Streaming(Streaming { pieces, chunked, close }),
+            Body::Stream(pieces) => Written::Streaming(Streaming { pieces, chunked, remaining: None, close }),
+            Body::SizedStream { len, pieces } => {
+                Written::Streaming(Streaming { pieces, chunked: false, remaining: Some(len), close })
+            }
             _ => {
                 out.extend_from_slice(full);
                 Written::Done { close }
@@ -316,6 +335,8 @@ pub enum Written {
 pub struct Streaming {
     pieces: ChunkStream,
     chunked: bool,
+    /// Bytes still owed for a sized stream (Content-Length was promised).
+    remaining: Option<u64>,
     close: bool,
 }
 
@@ -336,6 +357,12 @@ impl Streaming {
                 // An empty chunk would be read as the end of the body: skip it.
                 Some(Ok(piece)) if piece.is_empty() => continue,
                 Some(Ok(piece)) => {
+                    if let Some(remaining) = &mut self.remaining {
+                        // More than promised would be read as the start of another response.
+                        *remaining = remaining
+                            .checked_sub(piece.len() as u64)
+                            .ok_or_else(|| io::Error::other("body longer than its Content-Length"))?;
+                    }
                     if self.chunked {
                         push_hex(out, piece.len() as u64);
                         out.extend_from_slice(b"\r\n");
@@ -348,6 +375,12 @@ impl Streaming {
                 }
                 Some(Err(err)) => return Err(err),
                 None => {
+                    if matches!(self.remaining, Some(n) if n > 0) {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "body shorter than its Content-Length",
+                        ));
+                    }
                     if self.chunked {
                         out.extend_from_slice(b"0\r\n\r\n");
                     }
@@ -561,6 +594,25 @@ mod tests {
         assert!(s.write_next(&mut out).unwrap());
         assert!(s.write_next(&mut out).is_err());
         assert!(out.ends_with(b"2\r\nab\r\n"));
+    }
+
+    #[test]
+    fn sized_streams_use_content_length_and_keep_their_promise() {
+        let response =
+            Response::new(200).stream_sized(4, pieces(vec![Ok(b"ab".to_vec()), Ok(b"cd".to_vec())]));
+        let (text, close) = render(response, &ctx(Version::Http10, false, true));
+        assert!(!close);
+        assert!(text.ends_with("Content-Length: 4\r\nConnection: keep-alive\r\n\r\nabcd"), "{text}");
+        let (text, _) = render(
+            Response::new(200).stream_sized(4, pieces(vec![Ok(b"ab".to_vec())])),
+            &ctx(Version::Http11, true, true),
+        );
+        assert!(text.ends_with("Content-Length: 4\r\n\r\n"), "HEAD: {text}");
+        for wrong in [vec![Ok(b"ab".to_vec())], vec![Ok(b"abc".to_vec()), Ok(b"de".to_vec())]] {
+            let mut out = Vec::new();
+            let response = Response::new(200).stream_sized(4, pieces(wrong));
+            assert!(response.write_all_to(&mut out, &ctx(Version::Http11, false, true)).is_err());
+        }
     }
 
     #[test]

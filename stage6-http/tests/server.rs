@@ -1,0 +1,429 @@
+//! The server over real sockets on 127.0.0.1: a blocking std client sends exact bytes and
+//! checks exact bytes back. Each test starts its own server on port 0; dropping the handle
+//! stops and joins it. Client reads have a long timeout only as a safety net against a hung
+//! test, never for synchronisation.
+
+use stage5_async_await::sync::event::Event;
+use stage6_http::app::demo_router;
+use stage6_http::static_files::StaticRoot;
+use stage6_http::{Request, Response, Router, Server, ServerConfig, ServerHandle};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn start(router: Router, config: ServerConfig) -> ServerHandle {
+    Server::bind("127.0.0.1:0".parse().unwrap(), router, config)
+        .expect("bind 127.0.0.1:0")
+        .spawn()
+        .expect("start workers")
+}
+
+fn demo() -> ServerHandle {
+    start(demo_router(None), ServerConfig::default())
+}
+
+/// A parsed response, as the test client sees it.
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A blocking client that reads responses one at a time from a keep-alive connection.
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    fn connect(server: &ServerHandle) -> Client {
+        let stream = TcpStream::connect(server.addr()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client { stream, buf: Vec::new() }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Reads more bytes into `buf`; false at EOF.
+    fn more(&mut self) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk).expect("read (20 s safety timeout)");
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            assert!(self.more(), "EOF inside a body");
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8(self.buf[..i].to_vec()).unwrap();
+                self.buf.drain(..i + 2);
+                return line;
+            }
+            assert!(self.more(), "EOF inside a line");
+        }
+    }
+
+    /// One whole response (`head_request`: no body follows the head).
+    fn response_to(&mut self, head_request: bool) -> Resp {
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            assert!(self.more(), "EOF before a response head: {:?}", String::from_utf8_lossy(&self.buf));
+        };
+        let head = String::from_utf8(self.buf.drain(..head_end).collect()).unwrap();
+        let status = head[9..12].parse().unwrap();
+        let mut resp = Resp { status, head, body: Vec::new() };
+        if head_request || status == 204 || status == 304 || status < 200 {
+            return resp;
+        }
+        if let Some(len) = resp.header("content-length") {
+            resp.body = self.take(len.parse().unwrap());
+        } else if resp.header("transfer-encoding") == Some("chunked") {
+            loop {
+                let size = usize::from_str_radix(&self.line(), 16).unwrap();
+                let data = self.take(size);
+                assert_eq!(self.take(2), b"\r\n");
+                if size == 0 {
+                    break;
+                }
+                resp.body.extend_from_slice(&data);
+            }
+        } else {
+            while self.more() {}
+            resp.body = std::mem::take(&mut self.buf);
+        }
+        resp
+    }
+
+    fn response(&mut self) -> Resp {
+        self.response_to(false)
+    }
+
+    fn get(&mut self, path: &str) -> Resp {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        self.response()
+    }
+
+    /// True if the server closed the connection (EOF, nothing more buffered).
+    fn closed(&mut self) -> bool {
+        self.buf.is_empty() && !self.more() && self.buf.is_empty()
+    }
+}
+
+#[test]
+fn hello_world_exact_bytes() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    let resp = client.get("/");
+    let date = resp.header("date").unwrap().to_string();
+    assert_eq!(date.len(), 29);
+    assert!(date.ends_with(" GMT"));
+    assert_eq!(
+        resp.head,
+        format!("HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n")
+    );
+    assert_eq!(resp.body, b"Hello, World!");
+}
+
+#[test]
+fn the_seed_json_example() {
+    let server = demo();
+    let resp = Client::connect(&server).get("/json");
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    assert_eq!(resp.text(), r#"{"hello":"ahui"}"#);
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    for id in 0..20 {
+        let resp = client.get(&format!("/users/{id}"));
+        assert_eq!(resp.text(), format!(r#"{{"id":"{id}","name":"user {id}"}}"#));
+        assert_eq!(resp.header("connection"), None);
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    client.send(
+        b"GET /users/1 HTTP/1.1\r\nHost: t\r\n\r\nGET /json HTTP/1.1\r\nHost: t\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /users/2 HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    assert!(client.response().text().contains(r#""id":"1""#));
+    assert_eq!(client.response().text(), r#"{"hello":"ahui"}"#);
+    assert_eq!(client.response().text(), "abc");
+    assert!(client.response().text().contains(r#""id":"2""#));
+}
+
+#[test]
+fn a_request_sent_one_byte_at_a_time() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    let request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\n\
+                    Transfer-Encoding: chunked\r\n\r\n4;ext=1\r\nbyte\r\n3\r\n by\r\n0\r\nT: x\r\n\r\n";
+    for b in request {
+        client.send(&[*b]);
+    }
+    let resp = client.response();
+    assert_eq!(resp.header("content-type"), Some("text/x-test"));
+    assert_eq!(resp.text(), "byte by");
+}
+
+#[test]
+fn malformed_request_gets_400_then_close() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let resp = client.response();
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(client.closed(), "the pipelined request after a bad one must not be answered");
+}
+
+#[test]
+fn error_statuses_over_the_wire() {
+    let server = demo();
+    let cases: [(&[u8], u16); 6] = [
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"BREW / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413),
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    ];
+    for (request, status) in cases {
+        let mut client = Client::connect(&server);
+        client.send(request);
+        let resp = client.response();
+        assert_eq!(resp.status, status, "{}", String::from_utf8_lossy(request));
+        assert!(client.closed());
+    }
+    let mut client = Client::connect(&server);
+    let long = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
+    client.send(long.as_bytes());
+    assert_eq!(client.response().status, 414);
+    let mut client = Client::connect(&server);
+    let mut many = String::from("GET / HTTP/1.1\r\nHost: t\r\n");
+    for i in 0..150 {
+        many.push_str(&format!("X-{i}: v\r\n"));
+    }
+    client.send(format!("{many}\r\n").as_bytes());
+    assert_eq!(client.response().status, 431);
+}
+
+#[test]
+fn not_found_and_method_not_allowed() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    assert_eq!(client.get("/nope").status, 404);
+    client.send(b"DELETE /json HTTP/1.1\r\nHost: t\r\n\r\n");
+    let resp = client.response();
+    assert_eq!(resp.status, 405);
+    assert_eq!(resp.header("allow"), Some("GET, HEAD"));
+    // Both are ordinary responses: the connection stays usable.
+    assert_eq!(client.get("/").status, 200);
+}
+
+#[test]
+fn head_has_length_but_no_body() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    client.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let resp = client.response_to(true);
+    assert_eq!(resp.header("content-length"), Some("13"));
+    // If body bytes had been sent, they would be read as the next response's start.
+    assert_eq!(client.get("/json").text(), r#"{"hello":"ahui"}"#);
+}
+
+#[test]
+fn http10_closes_unless_asked_to_keep_alive() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    client.send(b"GET / HTTP/1.0\r\n\r\n");
+    let resp = client.response();
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(client.closed());
+
+    let mut client = Client::connect(&server);
+    client.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(client.response().header("connection"), Some("keep-alive"));
+    client.send(b"GET /json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(client.response().text(), r#"{"hello":"ahui"}"#);
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(client.response().header("connection"), Some("close"));
+    assert!(client.closed());
+}
+
+#[test]
+fn streamed_body_arrives_chunked() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    let resp = client.get("/stream/5000");
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    let text = resp.text();
+    assert_eq!(text.lines().count(), 5000);
+    assert!(text.starts_with("line 1\nline 2\n") && text.ends_with("line 5000\n"));
+    assert_eq!(client.get("/").status, 200);
+    // HTTP/1.0 gets the same body delimited by closing the connection.
+    let mut client = Client::connect(&server);
+    client.send(b"GET /stream/3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let resp = client.response();
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert_eq!(resp.text(), "line 1\nline 2\nline 3\n");
+}
+
+#[test]
+fn expect_100_continue() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    let interim = client.response_to(true);
+    assert_eq!(interim.head, "HTTP/1.1 100 Continue\r\n\r\n");
+    client.send(b"hello");
+    assert_eq!(client.response().text(), "hello");
+}
+
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout() {
+    let config = ServerConfig { idle_timeout: Duration::from_millis(50), ..ServerConfig::default() };
+    let server = start(demo_router(None), config);
+    let mut client = Client::connect(&server);
+    assert_eq!(client.get("/").status, 200);
+    assert!(client.closed(), "server closes the idle keep-alive connection");
+}
+
+#[test]
+fn slow_requests_get_408() {
+    let config = ServerConfig { request_timeout: Duration::from_millis(50), ..ServerConfig::default() };
+    let server = start(demo_router(None), config);
+    let mut client = Client::connect(&server);
+    client.send(b"GET / HTTP/1.1\r\nHo");
+    let resp = client.response();
+    assert_eq!(resp.status, 408);
+    assert!(client.closed());
+}
+
+#[test]
+fn a_waiting_handler_does_not_block_other_connections() {
+    // /wait parks until /release runs on another connection. A server that handled one
+    // connection at a time would never answer /release, and the test would hang (and fail on
+    // the client's safety timeout).
+    let gate = Arc::new(Event::new());
+    let (waiter, releaser) = (gate.clone(), gate);
+    let router = Router::new()
+        .get("/wait", move |_: Request| {
+            let gate = waiter.clone();
+            async move {
+                gate.wait().await;
+                Response::text("released")
+            }
+        })
+        .get("/release", move |_: Request| {
+            releaser.set();
+            async { Response::text("ok") }
+        });
+    let server = start(router, ServerConfig::default());
+    let mut a = Client::connect(&server);
+    a.send(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut b = Client::connect(&server);
+    assert_eq!(b.get("/release").text(), "ok");
+    assert_eq!(a.response().text(), "released");
+}
+
+#[test]
+fn a_panicking_handler_costs_one_500() {
+    let router = Router::new()
+        .get("/panic", |_: Request| async { panic!("handler bug (expected by this test)") })
+        .get("/", |_: Request| async { Response::text("fine") });
+    let server = start(router, ServerConfig::default());
+    let mut client = Client::connect(&server);
+    let resp = client.get("/panic");
+    assert_eq!(resp.status, 500);
+    assert!(client.closed());
+    assert_eq!(Client::connect(&server).get("/").text(), "fine");
+}
+
+#[test]
+fn several_workers_share_the_port() {
+    let config = ServerConfig { workers: 3, ..ServerConfig::default() };
+    let server = start(demo_router(None), config);
+    let mut clients: Vec<Client> = (0..12).map(|_| Client::connect(&server)).collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.send(format!("GET /users/{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        assert!(client.response().text().contains(&format!(r#""id":"{i}""#)));
+    }
+    server.stop().unwrap();
+}
+
+#[test]
+fn static_files_over_the_wire() {
+    let dir = std::env::temp_dir().join(format!("stage6-server-static-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(dir.join("www/big.bin"), &big).unwrap();
+    std::fs::write(dir.join("www/index.html"), "<p>hi</p>").unwrap();
+    std::fs::write(dir.join("secret.txt"), "no").unwrap();
+    let root = StaticRoot::new(dir.join("www")).unwrap();
+    let server = start(demo_router(Some(root)), ServerConfig::default());
+    let mut client = Client::connect(&server);
+    let resp = client.get("/static/big.bin");
+    assert_eq!(resp.header("content-length"), Some("300000"));
+    assert!(resp.body == big, "large file bytes differ");
+    let resp = client.get("/static/");
+    assert_eq!(
+        (resp.header("content-type"), resp.text().as_str()),
+        (Some("text/html; charset=utf-8"), "<p>hi</p>")
+    );
+    assert_eq!(client.get("/static/..%2fsecret.txt").status, 400);
+    assert_eq!(client.get("/static/%2e%2e/secret.txt").status, 403);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn client_closing_mid_request_is_not_an_error() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    client.send(b"GET / HTTP/1.1\r\nHost");
+    client.stream.shutdown(Shutdown::Write).unwrap();
+    assert!(client.closed());
+    assert_eq!(Client::connect(&server).get("/").status, 200);
+}
