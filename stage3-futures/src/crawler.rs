@@ -2,7 +2,7 @@
 //!
 //! The steps of one GET are the same as in stage 2 (connect, send, read until EOF, parse), and
 //! they are still separate functions: the state of a request (its socket, how much of the
-//! request is written, the bytes read so far) travels from one step to the next in a [`Fetch`]
+//! request is written, the bytes read so far) travels from one step to the next in a `Fetch`
 //! value moved into each callback. What changed is *how* a step waits: it asks the loop for a
 //! future ("tell me when fd 7 is writable") and attaches the next step to it as a done-callback.
 //! And the outcome of the whole request is itself a `Future<Response>`, so whoever started the
