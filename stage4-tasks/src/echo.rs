@@ -167,14 +167,20 @@ pub struct AcceptLoop {
     scheduler: Scheduler,
     listener: TcpListener,
     stats: Arc<EchoStats>,
-    /// Only one state besides Start: parked on "the listener is readable".
-    waiting: bool,
+    state: AcceptState,
+}
+
+enum AcceptState {
+    /// Created, not resumed yet.
+    Start,
+    /// Parked on "the listener is readable" (a connection is queued).
+    Accepting,
 }
 
 impl AcceptLoop {
     /// An accept loop over a bound, non-blocking `listener`.
     pub fn new(scheduler: &Scheduler, listener: TcpListener, stats: Arc<EchoStats>) -> AcceptLoop {
-        AcceptLoop { scheduler: scheduler.clone(), listener, stats, waiting: false }
+        AcceptLoop { scheduler: scheduler.clone(), listener, stats, state: AcceptState::Start }
     }
 }
 
@@ -185,8 +191,9 @@ impl Coroutine for AcceptLoop {
         if let Err(err) = sent {
             return Step::Complete(Err(anyhow!(err).context("echo: waiting on the listener")));
         }
-        // Start or Accepting: take every queued connection, then wait again (-> Accepting).
-        if self.waiting {
+        // Start -> Accepting: nothing to accept yet, just wait.
+        // Accepting -> Accepting: take every queued connection, spawn a task each, wait again.
+        if let AcceptState::Accepting = self.state {
             loop {
                 match self.listener.accept() {
                     Ok((stream, peer)) => {
@@ -220,12 +227,15 @@ impl Coroutine for AcceptLoop {
                 }
             }
         }
-        self.waiting = true;
+        self.state = AcceptState::Accepting;
         Step::Yielded(AnyFuture::new(&self.scheduler.wait_readable(self.listener.as_raw_fd())))
     }
 
     fn state(&self) -> &'static str {
-        if self.waiting { "Accepting" } else { "Start" }
+        match self.state {
+            AcceptState::Start => "Start",
+            AcceptState::Accepting => "Accepting",
+        }
     }
 }
 // ANCHOR_END: accept_loop
