@@ -99,26 +99,36 @@ fn get_parks_in_sending_when_the_request_does_not_fit() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let scheduler = Scheduler::new().unwrap();
-    // An 8 MiB path: far more than a socket send buffer holds, so the write is partial.
-    let path = format!("/{}", "a".repeat(8 << 20));
+    // A 16 MiB path: far more than the client's send buffer (at most 4 MiB here) plus the
+    // server's receive buffer can hold while the server reads nothing, so the write is partial.
+    let path = format!("/{}", "a".repeat(16 << 20));
     let mut get = Get::new(&scheduler, addr, &path);
     let connecting = yielded(get.resume(Ok(())));
     let (mut conn, _) = listener.accept().unwrap();
     wait(&scheduler, &connecting);
 
+    // The server starts reading only when told: a reader draining the socket from the start
+    // could keep up with the writes, and the coroutine might never need to wait.
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
     let server = thread::spawn(move || {
+        wait_for_go.recv().unwrap();
         let head = read_head(&mut conn);
         conn.write_all(&http::response_bytes(404, "Not Found", "text/plain", b"no")).unwrap();
         head.len()
     });
 
-    let mut saw_sending = false;
+    let (mut saw_sending, mut go) = (false, Some(go));
     let response = loop {
         let future = match get.resume(Ok(())) {
             Step::Yielded(future) => future,
             Step::Complete(result) => break result.unwrap(),
         };
         saw_sending |= get.state() == "Sending";
+        // Parked in Sending (or, if the test's premise failed, already Receiving): let the
+        // server read, or nothing will ever make the socket writable (or readable) again.
+        if let Some(go) = go.take() {
+            go.send(()).unwrap();
+        }
         wait(&scheduler, &future);
     };
     assert!(saw_sending, "a partial write parks the coroutine in Sending");
