@@ -61,6 +61,9 @@ struct PoolState {
     threads: usize,
     /// Workers waiting on `job_queued` for a job.
     idle: usize,
+    /// The `BlockingPool` was dropped: workers finish the queue, then exit without waiting
+    /// out their keep-alive.
+    shutdown: bool,
 }
 // ANCHOR_END: pool_state
 
@@ -131,7 +134,12 @@ impl BlockingPool {
     pub fn new(max_threads: usize, keep_alive: Duration) -> BlockingPool {
         BlockingPool {
             shared: Arc::new(Shared {
-                state: StdMutex::new(PoolState { queue: VecDeque::new(), threads: 0, idle: 0 }),
+                state: StdMutex::new(PoolState {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    shutdown: false,
+                }),
                 job_queued: Condvar::new(),
                 max_threads: max_threads.max(1),
                 keep_alive,
@@ -196,6 +204,15 @@ impl BlockingPool {
     }
 }
 
+impl Drop for BlockingPool {
+    fn drop(&mut self) {
+        // Queued jobs still run (their handles are waiting for them); idle workers are told
+        // to leave now instead of after keep_alive.
+        lock(&self.shared.state).shutdown = true;
+        self.shared.job_queued.notify_all();
+    }
+}
+
 // ANCHOR: worker
 impl Shared {
     /// A worker's life: run queued jobs; when there are none, wait up to `keep_alive` for one,
@@ -208,6 +225,11 @@ impl Shared {
                 job();
                 state = lock(&self.state);
                 continue;
+            }
+            if state.shutdown {
+                // The pool is gone and the queue is empty: nothing can arrive any more.
+                state.threads -= 1;
+                return;
             }
             state.idle += 1;
             let (guard, timeout) = self
@@ -335,6 +357,24 @@ mod tests {
         }
         // And the pool starts a fresh worker for the next job.
         assert_eq!(block_on(pool.spawn(|| 5)), Ok(5));
+    }
+
+    #[test]
+    fn dropping_the_pool_lets_queued_jobs_finish_and_workers_leave() {
+        let pool = BlockingPool::new(1, LONG);
+        let (go, gate) = mpsc::channel::<()>();
+        let first = pool.spawn(move || gate.recv().unwrap());
+        let second = pool.spawn(|| "queued behind the first");
+        let shared = Arc::downgrade(&pool.shared);
+        drop(pool);
+        go.send(()).unwrap();
+        assert_eq!(block_on(first), Ok(()));
+        assert_eq!(block_on(second), Ok("queued behind the first"));
+        // Each worker holds the pool's shared state until it exits; wait for that event (no
+        // sleep): with an hour-long keep-alive this only ends because of the shutdown flag.
+        while shared.upgrade().is_some() {
+            std::thread::yield_now();
+        }
     }
 
     #[test]

@@ -65,6 +65,11 @@ impl State {
     /// so the caller can wake them after dropping the lock.
     fn grant(&mut self) -> Vec<Waker> {
         let mut wakers = Vec::new();
+        if self.closed {
+            // After close() a waiter that has no permit yet must fail, not be served by a
+            // permit that comes back later.
+            return wakers;
+        }
         for waiter in self.waiters.iter_mut().filter(|w| !w.granted) {
             if self.permits == 0 {
                 break;
@@ -428,6 +433,18 @@ mod tests {
         assert!(matches!(poll_once(waiting.as_mut(), &w.waker()), Poll::Ready(Err(AcquireError))));
         assert_eq!(block_on(sem.acquire()).unwrap_err(), AcquireError);
         assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    }
+
+    #[test]
+    fn a_permit_returned_after_close_is_not_handed_to_a_waiter() {
+        let sem = Semaphore::new(1);
+        let held = sem.try_acquire().unwrap();
+        let w = CountingWaker::new();
+        let mut waiting = pin!(sem.acquire());
+        assert!(poll_once(waiting.as_mut(), &w.waker()).is_pending());
+        sem.close();
+        drop(held);
+        assert!(matches!(poll_once(waiting.as_mut(), &w.waker()), Poll::Ready(Err(AcquireError))));
     }
 
     #[test]
