@@ -13,6 +13,7 @@
 //! * `reactor` (internal): stage 2's Selector, one source per fd, readiness -> wakes.
 //! * [`time`]: the timer heap, `sleep`, `timeout`, `interval`.
 //! * [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`; [`io`]: read/write helpers, `BufReader`.
+//! * [`echo`]: the echo handler of `stage5-echo` and the idle benchmark.
 //! * [`http`]: an async HTTP/1.0 GET over stage 1's request/response code.
 //! * [`process`]: children with piped output read line by line, exit awaited on a pidfd.
 //! * [`signal`]: SIGINT/SIGTERM as futures (sigaction + self-pipe).
@@ -21,6 +22,7 @@
 //!   and a thread pool for blocking calls.
 //! * [`sys`]: the only `unsafe` code.
 
+pub mod echo;
 pub mod executor;
 pub mod http;
 pub mod io;

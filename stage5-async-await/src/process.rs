@@ -62,6 +62,9 @@ enum ExitWatch {
 
 /// A running child. Its stdout/stderr are `Some` until taken.
 pub struct Child {
+    /// The child's stdin if you asked for `Stdio::piped()` on the command: a plain blocking
+    /// std handle (fine for small writes; dropping it sends EOF to the child).
+    pub stdin: Option<std::process::ChildStdin>,
     /// Captured stdout (always piped by [`spawn`]).
     pub stdout: Option<PipeReader>,
     /// Captured stderr (always piped by [`spawn`]).
@@ -83,6 +86,7 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
         _ => Some(Signal::new(SIGCHLD)?),
     };
     let mut child = command.spawn()?;
+    let stdin = child.stdin.take();
     let stdout = child.stdout.take().map(|s| PipeReader::new(OwnedFd::from(s))).transpose()?;
     let stderr = child.stderr.take().map(|s| PipeReader::new(OwnedFd::from(s))).transpose()?;
     let watch = match fallback {
@@ -98,7 +102,7 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
         },
     };
     trace!("child {} spawned", child.id());
-    Ok(Child { stdout, stderr, watch, child })
+    Ok(Child { stdin, stdout, stderr, watch, child })
 }
 // ANCHOR_END: spawn
 

@@ -5,28 +5,10 @@
 use std::net::SocketAddr;
 
 use stage1_blocking::cli;
-use stage5_async_await::net::{TcpListener, TcpStream};
+use stage5_async_await::echo::echo_client;
+use stage5_async_await::net::TcpListener;
 use stage5_async_await::{Runtime, spawn};
 
-// ANCHOR: echo_client
-/// Echoes until the client closes. The buffer exists only while bytes are being echoed:
-/// an idle connection waits in `readable()` holding nothing but its socket.
-async fn echo_client(stream: TcpStream) -> std::io::Result<u64> {
-    let mut echoed = 0;
-    loop {
-        stream.readable().await;
-        let mut buf = vec![0u8; 16 * 1024];
-        let n = match stream.try_read(&mut buf) {
-            Ok(0) => return Ok(echoed),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        };
-        stream.write_all(&buf[..n]).await?;
-        echoed += n as u64;
-    }
-}
-// ANCHOR_END: echo_client
 
 fn main() {
     let args = cli::Cli::new("stage5-echo", "Echo server on the stage 5 runtime: one task per client.")

@@ -1,0 +1,275 @@
+//! `stage5-bench`: the workloads of the tokio reference bench (shared/peers/tokio-runtime-bench)
+//! on the stage 5 runtime, same sizes, same xorshift delays, same output line
+//! `<workload>: <n> in <ms> ms`, so both can be run side by side. Plus `idle`: RSS per idle
+//! connection held by an in-process stage 5 echo server, and `idle-threads`: the same for
+//! stage 1's thread-per-client echo server.
+//!
+//! Build it in release (`cargo build --profile bench-release -p stage5-async-await --bin
+//! stage5-bench`), like the tokio bench (fat LTO, one codegen unit).
+
+use std::net::{SocketAddr, TcpStream as StdStream};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use stage1_blocking::cli;
+use stage5_async_await::echo::echo_client;
+use stage5_async_await::net::{TcpListener, TcpStream};
+use stage5_async_await::time::sleep;
+use stage5_async_await::{Runtime, process, spawn, sys, yield_now};
+
+fn main() {
+    let args = cli::Cli::new(
+        "stage5-bench",
+        "Runtime workloads (same as the tokio reference bench) and idle-connection memory.",
+    )
+    .positional("WORKLOAD", "spawn | sleeps | pingpong | idle | idle-threads | all (default all)")
+    .positional(
+        "N",
+        "size (defaults: spawn 1000000, sleeps 100000, pingpong 100000, idle 10000, idle-threads 1000)",
+    )
+    .positional(
+        "ADDR",
+        "idle-clients only: the server to connect to (the idle workload runs its clients this way)",
+    )
+    .parse();
+    let what = args.positionals().first().cloned().unwrap_or_else(|| "all".into());
+    let n: Option<usize> = match args.positionals().get(1) {
+        None => None,
+        Some(s) => match s.parse() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                eprintln!("error: N must be a number, got {s:?}");
+                std::process::exit(2);
+            }
+        },
+    };
+    match what.as_str() {
+        "spawn" => bench("spawn", n.unwrap_or(1_000_000), spawn_join),
+        "sleeps" => bench("sleeps", n.unwrap_or(100_000), sleeps),
+        "pingpong" => bench("pingpong", n.unwrap_or(100_000), pingpong),
+        "idle" => idle(n.unwrap_or(10_000)),
+        "idle-threads" => idle_threads(n.unwrap_or(1_000)),
+        "idle-clients" => {
+            let addr = args.positionals().get(2).and_then(|a| a.parse().ok());
+            match (addr, n) {
+                (Some(addr), Some(n)) => idle_clients(addr, n),
+                _ => cli::fail("usage: stage5-bench idle-clients N ADDR (used by idle)"),
+            }
+        }
+        "all" => {
+            bench("spawn", 1_000_000, spawn_join);
+            bench("sleeps", 100_000, sleeps);
+            bench("pingpong", 100_000, pingpong);
+            idle(10_000);
+            idle_threads(1_000);
+        }
+        other => {
+            eprintln!("error: unknown workload {other:?}\n\n{}", args.usage());
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Times one workload on a fresh runtime, like the tokio bench: the clock starts before
+/// `block_on` and stops after it.
+async fn nothing() {}
+
+fn bench<F: std::future::Future<Output = usize>>(name: &str, n: usize, workload: impl FnOnce(usize) -> F) {
+    let rt = Runtime::new().unwrap_or_else(|e| cli::fail(format!("cannot start the runtime: {e}")));
+    rt.block_on(nothing());
+    let t0 = Instant::now();
+    let done = rt.block_on(workload(n));
+    println!("{name}: {done} in {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+}
+
+// ANCHOR: workloads
+async fn spawn_join(n: usize) -> usize {
+    let handles: Vec<_> = (0..n).map(|i| spawn(async move { i })).collect();
+    let mut sum = 0usize;
+    for h in handles {
+        sum = sum.wrapping_add(h.await.expect("task failed"));
+    }
+    assert_eq!(sum, (0..n).fold(0usize, |a, b| a.wrapping_add(b)));
+    n
+}
+
+async fn sleeps(n: usize) -> usize {
+    // The tokio bench's xorshift, so both runtimes sleep the same sequence of delays.
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let fired = Rc::new(std::cell::Cell::new(0usize));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ms = x % 101;
+            let fired = fired.clone();
+            spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                fired.set(fired.get() + 1);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("task failed");
+    }
+    assert_eq!(fired.get(), n, "every sleep fires");
+    n
+}
+
+async fn pingpong(n: usize) -> usize {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let server = spawn(async move {
+        let (s, _) = listener.accept().await.expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        let mut buf = [0u8; 64];
+        loop {
+            if s.read_exact(&mut buf).await.is_err() {
+                break;
+            }
+            s.write_all(&buf).await.expect("server write");
+        }
+    });
+    let c = TcpStream::connect(addr).await.expect("connect");
+    c.set_nodelay(true).expect("nodelay");
+    let mut buf = [7u8; 64];
+    for _ in 0..n {
+        c.write_all(&buf).await.expect("client write");
+        c.read_exact(&mut buf).await.expect("client read");
+    }
+    drop(c);
+    server.await.expect("server task");
+    n
+}
+// ANCHOR_END: workloads
+
+/// VmRSS of this process in bytes.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Checks every connection still echoes (one byte each), so the figure is for live ones.
+fn check_echo(clients: &mut [StdStream]) {
+    use std::io::{Read, Write};
+    for (i, c) in clients.iter_mut().enumerate() {
+        let b = [(i % 251) as u8];
+        c.write_all(&b).expect("write");
+        let mut back = [0u8; 1];
+        c.read_exact(&mut back).expect("read back");
+        assert_eq!(back, b);
+    }
+}
+
+/// The client side of `idle`, run as a child process so that the server's process holds
+/// only server-side sockets: connect `n` clients to `addr`, say "connected", wait for
+/// stdin to close, check every connection echoes, say "echoed N".
+fn idle_clients(addr: SocketAddr, n: usize) {
+    use std::io::Read;
+    sys::raise_nofile_limit().ok();
+    let mut clients: Vec<StdStream> = (0..n)
+        .map(|i| StdStream::connect(addr).unwrap_or_else(|e| cli::fail(format!("client {i}: {e}"))))
+        .collect();
+    println!("connected {n}");
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    check_echo(&mut clients);
+    println!("echoed {}", clients.len());
+}
+
+// ANCHOR: idle
+/// RSS per idle connection of the stage 5 echo server (this process), with the `n` clients
+/// in a child process.
+fn idle(n: usize) {
+    let soft = sys::raise_nofile_limit().unwrap_or(1024) as usize;
+    let n = if soft < n + 100 {
+        println!("(RLIMIT_NOFILE is {soft}: {} connections instead of {n})", soft - 100);
+        soft - 100
+    } else {
+        n
+    };
+    let rt = Runtime::new().unwrap_or_else(|e| cli::fail(format!("cannot start the runtime: {e}")));
+    let listener = rt
+        .block_on(async { TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))) })
+        .unwrap_or_else(|e| cli::fail(format!("bind: {e}")));
+    let addr = listener.local_addr().expect("local_addr");
+    let exe = std::env::current_exe().unwrap_or_else(|e| cli::fail(format!("current_exe: {e}")));
+    let before = rss_bytes();
+    let accepted = Rc::new(std::cell::Cell::new(0usize));
+    let (per, echoed) = rt.block_on(async move {
+        let counter = accepted.clone();
+        spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((s, _)) => {
+                        drop(spawn(echo_client(s)));
+                        counter.set(counter.get() + 1);
+                    }
+                    Err(e) => cli::fail(format!("accept: {e}")),
+                }
+            }
+        });
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("idle-clients")
+            .arg(n.to_string())
+            .arg(addr.to_string())
+            .stdin(std::process::Stdio::piped());
+        let mut child =
+            process::spawn(&mut command).unwrap_or_else(|e| cli::fail(format!("spawn clients: {e}")));
+        let mut lines = child.stdout.take().expect("piped").lines();
+        let first = lines.next_line().await.ok().flatten().unwrap_or_default();
+        if first != format!("connected {n}") {
+            cli::fail(format!("client process said {first:?}"));
+        }
+        // The kernel finished every handshake; wait until our accept loop has taken them
+        // all, then one more turn so every echo task is parked in readable().
+        while accepted.get() < n {
+            sleep(Duration::from_millis(5)).await;
+        }
+        yield_now().await;
+        let per = rss_bytes().saturating_sub(before) as f64 / n as f64;
+        drop(child.stdin.take()); // EOF: the child checks every connection echoes
+        let echoed = lines.next_line().await.ok().flatten().unwrap_or_default();
+        let _ = child.wait().await;
+        (per, echoed)
+    });
+    println!("idle: {n} connections, {per:.0} bytes RSS per connection (stage 5 echo, one thread; {echoed})");
+}
+
+/// The same for stage 1's blocking echo handler with a thread per client (`n` threads).
+fn idle_threads(n: usize) {
+    let soft = sys::raise_nofile_limit().unwrap_or(1024) as usize;
+    let n = n.min(soft.saturating_sub(100) / 2);
+    let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let before = rss_bytes();
+    let threads_before = thread_count();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            // stage 1's per-client function, on a thread of its own (as stage1-echo-threads).
+            std::thread::spawn(move || stage1_blocking::echo::handle_client(stream));
+        }
+    });
+    let mut clients: Vec<StdStream> = (0..n).map(|_| StdStream::connect(addr).expect("connect")).collect();
+    // Every client has been served once (so its thread exists and its stack is in use).
+    check_echo(&mut clients);
+    while thread_count() < threads_before + 1 + n {
+        std::thread::yield_now();
+    }
+    let per = rss_bytes().saturating_sub(before) as f64 / n as f64;
+    println!(
+        "idle-threads: {n} connections, {per:.0} bytes RSS per connection (stage 1 echo handler, a thread each)"
+    );
+}
+// ANCHOR_END: idle
+
+fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
