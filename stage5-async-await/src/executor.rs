@@ -256,6 +256,12 @@ impl Core {
         };
 
         // 2. Select, and turn readiness into wakes (the reactor).
+        if timeout != Some(Duration::ZERO) {
+            match timeout {
+                Some(t) => trace!("select: nothing ready, sleeping for at most {t:?}"),
+                None => trace!("select: nothing ready, no timer, sleeping until an fd is ready"),
+            }
+        }
         if let Err(e) = self.reactor.turn(timeout, &self.shared.wake_fd) {
             panic!("selector failed: {e}");
         }
