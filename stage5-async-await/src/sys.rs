@@ -145,10 +145,9 @@ extern "C" fn on_signal(signum: libc::c_int) {
     let fd = SIGNAL_PIPE_WRITE.load(Ordering::Relaxed);
     if fd >= 0 {
         let byte = signum as u8;
-        // SAFETY: write(2) is async-signal-safe; `byte` outlives the call. A full pipe
-        // (EAGAIN) drops the byte, which is fine: the reader only needs one byte per burst
-        // to go and look at the counters... and we count in the reader, so a burst of the
-        // same signal may be merged, exactly like the kernel merges pending signals.
+        // SAFETY: write(2) is async-signal-safe and `byte` outlives the call. On a full pipe
+        // (EAGAIN) the byte is dropped: the dispatcher is already behind, and two deliveries
+        // of a signal merging into one is what the kernel does with pending signals too.
         unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
     }
     set_errno(saved);
