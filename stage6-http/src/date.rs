@@ -98,6 +98,11 @@ impl DateCache {
         self.at(SystemTime::now())
     }
 
+    /// The last date formatted (the epoch before the first call to [`DateCache::at`]).
+    pub fn current(&self) -> &[u8; DATE_LEN] {
+        &self.text
+    }
+
     /// How many times this cache has formatted a date (to show, and test, that it caches).
     pub fn formats(&self) -> u64 {
         self.formats

@@ -95,16 +95,17 @@ impl Method {
         }
     }
 
-    /// Recognises a method token (methods are case-sensitive).
+    /// Recognises a method token (methods are case-sensitive). Written as slice patterns so
+    /// the compiler emits a length switch and byte compares instead of `memcmp` calls.
     pub fn from_bytes(token: &[u8]) -> Option<Method> {
         Some(match token {
-            b"GET" => Method::Get,
-            b"HEAD" => Method::Head,
-            b"POST" => Method::Post,
-            b"PUT" => Method::Put,
-            b"DELETE" => Method::Delete,
-            b"PATCH" => Method::Patch,
-            b"OPTIONS" => Method::Options,
+            [b'G', b'E', b'T'] => Method::Get,
+            [b'H', b'E', b'A', b'D'] => Method::Head,
+            [b'P', b'O', b'S', b'T'] => Method::Post,
+            [b'P', b'U', b'T'] => Method::Put,
+            [b'D', b'E', b'L', b'E', b'T', b'E'] => Method::Delete,
+            [b'P', b'A', b'T', b'C', b'H'] => Method::Patch,
+            [b'O', b'P', b'T', b'I', b'O', b'N', b'S'] => Method::Options,
             _ => return None,
         })
     }
@@ -408,7 +409,10 @@ impl Parser {
                     let start = self.pos;
                     let raw = &buf[start..newline];
                     self.check_line_length(raw)?;
-                    let line = raw.strip_suffix(b"\r").ok_or(ParseError::BareLf)?;
+                    // (Slice patterns, not `strip_suffix`: that compiles to a `memcmp` call per line.)
+                    let [line @ .., b'\r'] = raw else {
+                        return Err(ParseError::BareLf);
+                    };
                     self.pos = newline + 1;
                     self.scan = self.pos;
                     let finished = match self.state {
@@ -820,8 +824,8 @@ fn overlong_request_line(prefix: &[u8], max_target_len: usize) -> ParseError {
 /// `HTTP/1.1` or `HTTP/1.0`; `HTTP/d.d` otherwise is 505, anything else 400.
 fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
     match version {
-        b"HTTP/1.1" => Ok(Version::Http11),
-        b"HTTP/1.0" => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'] => Ok(Version::Http11),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0'] => Ok(Version::Http10),
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {

@@ -112,7 +112,7 @@ impl Pattern {
                 None => (remaining, None),
             };
             match segment {
-                Segment::Literal(text) if **text == *piece => {}
+                Segment::Literal(text) if same_bytes(text.as_bytes(), piece.as_bytes()) => {}
                 Segment::Param if !piece.is_empty() => {
                     params.push(Span::new(offset, offset + piece.len()));
                 }
@@ -124,6 +124,12 @@ impl Pattern {
         rest.is_none() // the pattern ran out: the path must have too
     }
     // ANCHOR_END: matches
+}
+
+/// Byte equality without a `memcmp` call: segments are a few bytes long, and the libc call
+/// showed up as 10% of a pipelined request's CPU time in `perf`.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 struct Route {

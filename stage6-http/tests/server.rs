@@ -185,6 +185,48 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn a_long_pipelined_burst_in_random_pieces() {
+    let server = demo();
+    let mut client = Client::connect(&server);
+    let mut burst = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..60 {
+        match i % 3 {
+            0 => {
+                burst.extend_from_slice(format!("GET /users/{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+                expected.push(format!(r#"{{"id":"{i}","name":"user {i}"}}"#));
+            }
+            1 => {
+                let body = format!("body-{i}");
+                burst.extend_from_slice(
+                    format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+                        .as_bytes(),
+                );
+                expected.push(body);
+            }
+            _ => {
+                burst.extend_from_slice(
+                    format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nc{:02}\r\n0\r\n\r\n", i % 100).as_bytes(),
+                );
+                expected.push(format!("c{:02}", i % 100));
+            }
+        }
+    }
+    // Deterministic piece sizes from 1 to 97 bytes: request boundaries fall everywhere.
+    let mut at = 0;
+    let mut x = 7u32;
+    while at < burst.len() {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let end = (at + 1 + (x >> 16) as usize % 97).min(burst.len());
+        client.send(&burst[at..end]);
+        at = end;
+    }
+    for want in expected {
+        assert_eq!(client.response().text(), want);
+    }
+}
+
+#[test]
 fn a_request_sent_one_byte_at_a_time() {
     let server = demo();
     let mut client = Client::connect(&server);
