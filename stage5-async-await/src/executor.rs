@@ -4,7 +4,7 @@
 //! `TcpStream::connect`...) use. Stage 6 runs one of these per worker thread.
 //!
 //! Seed 002 traced asyncio's `run_until_complete -> run_forever -> _run_once`. Our
-//! [`Runtime::block_on`] is `run_until_complete`, and [`Core::run_once`] follows `_run_once`
+//! [`Runtime::block_on`] is `run_until_complete`, and `Core::run_once` follows `_run_once`
 //! step by step: compute the selector timeout from the ready queue and the timer heap,
 //! select, move due timers to ready, then run what was ready when the iteration began.
 

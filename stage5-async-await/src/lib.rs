@@ -11,7 +11,7 @@
 //!   [`JoinHandle`], `yield_now`, and the loop API `call_soon` / `call_later` / `call_at` / `time`.
 //! * [`task`]: the task, its waker, its JoinHandle.
 //! * `reactor` (internal): stage 2's Selector, one source per fd, readiness -> wakes.
-//! * [`time`]: the timer heap, `sleep`, `timeout`, `interval`.
+//! * [`mod@time`]: the timer heap, `sleep`, `timeout`, `interval`.
 //! * [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`; [`io`]: read/write helpers, `BufReader`.
 //! * [`echo`]: the echo handler of `stage5-echo` and the idle benchmark.
 //! * [`http`]: an async HTTP/1.0 GET over stage 1's request/response code.

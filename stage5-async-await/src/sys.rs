@@ -184,7 +184,7 @@ pub fn set_signal_pipe(write_fd: OwnedFd) {
     SIGNAL_PIPE_WRITE.store(raw, Ordering::Release);
 }
 
-/// Installs [`on_signal`] for `signum` with `sigaction` (SA_RESTART, so a blocking syscall
+/// Installs `on_signal` for `signum` with `sigaction` (SA_RESTART, so a blocking syscall
 /// elsewhere in the process is restarted rather than failing with EINTR).
 pub fn install_signal_handler(signum: libc::c_int) -> io::Result<()> {
     // SAFETY: an all-zero sigaction is a valid "no flags, empty mask" value to fill in.

@@ -2,7 +2,7 @@
 //! its output (or its panic, or its cancellation) waits in until the [`JoinHandle`] takes it.
 //!
 //! This is stage 4's `Task` again, minus the hand-written state machine: `Task::step` was
-//! "resume the coroutine, see what it yields"; here [`Runnable::run`] is "poll the future the
+//! "resume the coroutine, see what it yields"; here `Runnable::run` is "poll the future the
 //! compiler generated, with a `Context` whose `Waker` re-queues us".
 
 use std::any::Any;

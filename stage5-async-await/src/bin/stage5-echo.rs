@@ -9,7 +9,6 @@ use stage5_async_await::echo::echo_client;
 use stage5_async_await::net::TcpListener;
 use stage5_async_await::{Runtime, spawn};
 
-
 fn main() {
     let args = cli::Cli::new("stage5-echo", "Echo server on the stage 5 runtime: one task per client.")
         .option("--addr", "ADDR", "address to listen on (default 127.0.0.1:7005)")

@@ -1,5 +1,5 @@
 //! Sockets on the reactor: [`TcpListener`], [`TcpStream`], [`UdpSocket`]. Each owns a
-//! non-blocking std socket plus its reactor [`Source`](crate::reactor::Source); every
+//! non-blocking std socket plus its reactor `Source`; every
 //! operation is one `Source::poll_io` around the plain non-blocking syscall.
 
 mod tcp;
