@@ -87,9 +87,9 @@ pub struct Params {
 }
 
 impl Params {
-    /// Starts a capture list for a route whose parameter names are `names`.
-    pub(crate) fn for_route(names: Arc<[Box<str>]>) -> Params {
-        Params { names: Some(names), ..Params::default() }
+    /// Attaches the matched route's parameter names (in capture order).
+    pub(crate) fn set_names(&mut self, names: Arc<[Box<str>]>) {
+        self.names = Some(names);
     }
 
     /// Records the next parameter's value (a range of the path). Patterns are checked at

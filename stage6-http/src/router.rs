@@ -225,8 +225,13 @@ impl Router {
         let fallback = (method == Method::Head).then_some(Method::Get);
         for wanted in std::iter::once(method).chain(fallback) {
             for route in self.routes.iter().filter(|r| r.method == wanted) {
-                params = Params::for_route(route.pattern.names.clone());
+                params.clear();
                 if route.pattern.matches(path, &mut params) {
+                    // Names are attached only now, and only if there are any: cloning the Arc
+                    // for every route tried was an atomic increment and decrement per miss.
+                    if !route.pattern.names.is_empty() {
+                        params.set_names(route.pattern.names.clone());
+                    }
                     return RouteMatch::Found { handler: &route.handler, params };
                 }
             }
