@@ -26,7 +26,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest request target (path and query) in bytes. Default 8 KiB (RFC 9112 asks for at
-    /// least 8000 octets of request line). Longer: `414 URI Too Long`.
+    /// least 8000 octets of request line). Longer: `414 URI Too Long`. Values above 65,535
+    /// count as 65,535 (route parameters are stored as 16-bit offsets).
     pub max_target_len: usize,
     /// Most bytes of header lines (and trailer lines of a chunked body), counting their CRLFs
     /// and the empty line that ends them. Default 16 KiB (Node.js's default). More:
@@ -365,6 +366,11 @@ impl Parser {
         &self.limits
     }
 
+    /// `max_target_len`, capped at what a 16-bit offset can address.
+    fn max_target_len(&self) -> usize {
+        self.limits.max_target_len.min(usize::from(u16::MAX))
+    }
+
     /// True when part of a request has been parsed; EOF now means a truncated request.
     /// (Bytes that were appended but not yet passed to `parse` are the caller's to check.)
     pub fn in_progress(&self) -> bool {
@@ -484,10 +490,10 @@ impl Parser {
     /// same rule, with the same error, as the whole request at once.
     fn check_line_length(&self, raw: &[u8]) -> Result<(), ParseError> {
         // method SP target SP HTTP/1.1 CR
-        let longest_request_line = MAX_METHOD_LEN + 1 + self.limits.max_target_len + 1 + 8 + 1;
+        let longest_request_line = MAX_METHOD_LEN + 1 + self.max_target_len() + 1 + 8 + 1;
         match self.state {
             State::RequestLine if raw.len() > longest_request_line => {
-                Err(overlong_request_line(&raw[..longest_request_line], self.limits.max_target_len))
+                Err(overlong_request_line(&raw[..longest_request_line], self.max_target_len()))
             }
             // + 1 for the LF that has not arrived (or was cut off) yet.
             State::HeaderLine | State::TrailerLine
@@ -525,7 +531,7 @@ impl Parser {
         if target_end == target_start || target_end == line.len() {
             return Err(ParseError::BadRequestLine);
         }
-        if target_end - target_start > self.limits.max_target_len {
+        if target_end - target_start > self.max_target_len() {
             return Err(ParseError::TargetTooLong);
         }
         self.head.version = parse_version(&line[target_end + 1..])?;

@@ -77,39 +77,38 @@ impl HeaderSpan {
 /// The most `:param`/`*rest` captures one route pattern may have.
 pub const MAX_PARAMS: usize = 8;
 
-/// Route parameters captured by the router: names shared with the route (an `Arc`, so no
-/// copy per request), values as spans into the request's path.
+/// Route parameters captured by the router: names shared with the route (an `Arc` of a
+/// `Vec`, a thin pointer: no copy per request), values as 16-bit (start, end) offsets into the request's path (the
+/// parser keeps targets under 64 KiB), so the table is 32 bytes.
 #[derive(Clone, Debug, Default)]
 pub struct Params {
-    names: Option<Arc<[Box<str>]>>,
-    values: [Span; MAX_PARAMS],
-    len: usize,
+    names: Option<Arc<Vec<Box<str>>>>,
+    values: [(u16, u16); MAX_PARAMS],
 }
 
 impl Params {
     /// Attaches the matched route's parameter names (in capture order).
-    pub(crate) fn set_names(&mut self, names: Arc<[Box<str>]>) {
+    pub(crate) fn set_names(&mut self, names: Arc<Vec<Box<str>>>) {
         self.names = Some(names);
     }
 
-    /// Records the next parameter's value (a range of the path). Patterns are checked at
-    /// registration to have at most [`MAX_PARAMS`] captures, so this never overflows.
-    pub(crate) fn push(&mut self, span: Span) {
-        if self.len < MAX_PARAMS {
-            self.values[self.len] = span;
-            self.len += 1;
+    /// Records the value of the parameter number `index` (a range of the path). Patterns
+    /// are checked at registration to have at most [`MAX_PARAMS`] captures.
+    pub(crate) fn set(&mut self, index: usize, start: usize, end: usize) {
+        let (Ok(start), Ok(end)) = (u16::try_from(start), u16::try_from(end)) else {
+            return; // unreachable: paths are shorter than 64 KiB
+        };
+        if let Some(slot) = self.values.get_mut(index) {
+            *slot = (start, end);
         }
     }
 
-    /// Forgets captured values (a pattern that failed half way).
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    /// The span captured for `name`, relative to the path.
-    fn get(&self, name: &str) -> Option<Span> {
+    /// The (start, end) captured for `name`, relative to the path.
+    fn get(&self, name: &str) -> Option<(usize, usize)> {
         let names = self.names.as_ref()?;
-        names.iter().take(self.len).position(|n| &**n == name).map(|i| self.values[i])
+        let i = names.iter().position(|n| &**n == name)?;
+        let (start, end) = *self.values.get(i)?;
+        Some((usize::from(start), usize::from(end)))
     }
 }
 
@@ -141,12 +140,12 @@ pub struct Request {
     version: Version,
     target: Span,
     path: Span,
-    query: Option<Span>,
-    host: Option<Span>,
+    /// Valid only with the `HAS_QUERY` flag (an `Option<Span>` would cost 4 more bytes each).
+    query: Span,
+    /// Valid only with the `HAS_HOST` flag.
+    host: Span,
     body: Span,
-    chunked: bool,
-    keep_alive: bool,
-    expect_continue: bool,
+    flags: u8,
     params: Params,
 }
 // ANCHOR_END: request
@@ -167,12 +166,14 @@ impl Request {
             version: parts.version,
             target: parts.target,
             path: parts.path,
-            query: parts.query,
-            host: parts.host,
+            query: parts.query.unwrap_or_default(),
+            host: parts.host.unwrap_or_default(),
             body: Span::new(head.len(), head.len() + body.len()),
-            chunked: parts.chunked,
-            keep_alive: parts.keep_alive,
-            expect_continue: parts.expect_continue,
+            flags: flag(HAS_QUERY, parts.query.is_some())
+                | flag(HAS_HOST, parts.host.is_some())
+                | flag(CHUNKED, parts.chunked)
+                | flag(KEEP_ALIVE, parts.keep_alive)
+                | flag(EXPECT_CONTINUE, parts.expect_continue),
             params: Params::default(),
             bytes,
         }
@@ -212,7 +213,7 @@ impl Request {
 
     /// The query string after `?`, still encoded; see [`crate::query`] to decode it.
     pub fn query(&self) -> Option<&str> {
-        self.query.map(|q| self.ascii(q))
+        (self.flags & HAS_QUERY != 0).then(|| self.ascii(self.query))
     }
 
     /// The value of query parameter `name`, decoded; `Err` when the query has a bad `%XX`.
@@ -228,7 +229,10 @@ impl Request {
 
     /// The host: from an absolute-form target if there was one, else the Host header.
     pub fn host(&self) -> Option<&str> {
-        self.host.and_then(|h| std::str::from_utf8(h.of(&self.bytes)).ok())
+        if self.flags & HAS_HOST == 0 {
+            return None;
+        }
+        std::str::from_utf8(self.host.of(&self.bytes)).ok()
     }
 
     /// The header table (after the body), decoded entry by entry.
@@ -268,30 +272,43 @@ impl Request {
 
     /// True if the body arrived with `Transfer-Encoding: chunked`.
     pub fn is_chunked(&self) -> bool {
-        self.chunked
+        self.flags & CHUNKED != 0
     }
 
     /// Whether the connection stays open after the response (1.1 unless `Connection: close`;
     /// 1.0 only with `Connection: keep-alive`).
     pub fn keep_alive(&self) -> bool {
-        self.keep_alive
+        self.flags & KEEP_ALIVE != 0
     }
 
     /// True if the client sent `Expect: 100-continue`.
     pub fn expects_continue(&self) -> bool {
-        self.expect_continue
+        self.flags & EXPECT_CONTINUE != 0
     }
 
     /// The route parameter `name` (`:name` or `*name` in the pattern), still percent-encoded.
     pub fn param(&self, name: &str) -> Option<&str> {
-        let span = self.params.get(name)?;
-        self.path().get(span.start as usize..span.end as usize)
+        let (start, end) = self.params.get(name)?;
+        self.path().get(start..end)
     }
 
     /// Installs the router's captures (spans relative to [`Request::path`]).
     pub(crate) fn set_params(&mut self, params: Params) {
         self.params = params;
     }
+}
+
+// Bits of `Request::flags`: five booleans in one byte keep the struct under 128 bytes, the
+// size up to which the compiler copies inline instead of calling `memcpy` (a request is moved
+// several times on its way from the parser to its handler).
+const HAS_QUERY: u8 = 1;
+const HAS_HOST: u8 = 2;
+const CHUNKED: u8 = 4;
+const KEEP_ALIVE: u8 = 8;
+const EXPECT_CONTINUE: u8 = 16;
+
+fn flag(bit: u8, set: bool) -> u8 {
+    if set { bit } else { 0 }
 }
 
 /// Case-insensitive name comparison without allocating. Length first: most names differ in
@@ -314,6 +331,12 @@ mod tests {
         let req = parse_one(text.as_bytes()).unwrap();
         assert_eq!(req.header_str("x-29"), Some("v29"));
         assert_eq!(req.headers().count(), 31);
+    }
+
+    #[test]
+    fn request_is_small_enough_to_move_inline() {
+        assert!(std::mem::size_of::<super::Request>() <= 112, "{}", std::mem::size_of::<super::Request>());
+        assert!(std::mem::size_of::<crate::Parsed>() <= 120);
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! `Arc<Mutex<..>>`). That is the same split a thread-per-core server makes.
 
 use crate::parser::Method;
-use crate::request::{MAX_PARAMS, Params, Request, Span};
+use crate::request::{MAX_PARAMS, Params, Request};
 use crate::response::Response;
 use std::future::{Future, ready};
 use std::pin::Pin;
@@ -54,7 +54,7 @@ enum Segment {
 #[derive(Debug, Clone)]
 struct Pattern {
     segments: Vec<Segment>,
-    names: Arc<[Box<str>]>,
+    names: Arc<Vec<Box<str>>>,
 }
 
 impl Pattern {
@@ -89,7 +89,7 @@ impl Pattern {
             segments.push(segment);
         }
         assert!(names.len() <= MAX_PARAMS, "{pattern:?} has more than {MAX_PARAMS} parameters");
-        Pattern { segments, names: names.into() }
+        Pattern { segments, names: Arc::new(names) }
     }
 
     // ANCHOR: matches
@@ -99,9 +99,10 @@ impl Pattern {
             return false;
         };
         let mut offset = 1; // where `rest` starts in `path`
+        let mut captured = 0; // parameters recorded so far
         for segment in &self.segments {
             if *segment == Segment::Rest {
-                params.push(Span::new(offset.min(path.len()), path.len()));
+                params.set(captured, offset.min(path.len()), path.len());
                 return true;
             }
             let Some(remaining) = rest else {
@@ -114,7 +115,8 @@ impl Pattern {
             match segment {
                 Segment::Literal(text) if same_bytes(text.as_bytes(), piece.as_bytes()) => {}
                 Segment::Param if !piece.is_empty() => {
-                    params.push(Span::new(offset, offset + piece.len()));
+                    params.set(captured, offset, offset + piece.len());
+                    captured += 1;
                 }
                 _ => return false,
             }
@@ -225,7 +227,6 @@ impl Router {
         let fallback = (method == Method::Head).then_some(Method::Get);
         for wanted in std::iter::once(method).chain(fallback) {
             for route in self.routes.iter().filter(|r| r.method == wanted) {
-                params.clear();
                 if route.pattern.matches(path, &mut params) {
                     // Names are attached only now, and only if there are any: cloning the Arc
                     // for every route tried was an atomic increment and decrement per miss.
@@ -239,7 +240,6 @@ impl Router {
         // No route for this method. Which methods would have matched? (Only on this slow path.)
         let mut allowed: Vec<Method> = Vec::new();
         for route in &self.routes {
-            params.clear();
             if !allowed.contains(&route.method) && route.pattern.matches(path, &mut params) {
                 allowed.push(route.method);
             }
