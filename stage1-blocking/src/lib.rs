@@ -10,6 +10,8 @@
 //! * [`echo`]: blocking echo servers, one client at a time and thread per client.
 //! * [`cli`]: the workspace's small flag parser and the helpers every demo binary shares.
 //! * [`net`]: listener set-up and accept-error handling shared by the servers.
+//! * [`testkit`]: the client side of every stage's tests: loopback sockets, payloads, and
+//!   [`testkit::check_echo`], the exam every stage's echo server must pass.
 //!
 //! ```
 //! use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
@@ -29,3 +31,4 @@ pub mod demo;
 pub mod echo;
 pub mod http;
 pub mod net;
+pub mod testkit;

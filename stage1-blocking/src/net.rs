@@ -35,9 +35,14 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 /// `ENOBUFS`, `ENOMEM`): retrying at once would spin at 100% CPU, so we pause briefly and let
 /// finishing connections give descriptors back. Never a reason to bring the server down.
 pub fn accept_backoff(err: &io::Error) {
-    let out_of_resources =
-        matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM));
-    if out_of_resources {
+    if out_of_descriptors(err) {
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Did `accept` (or `socket`) fail because the process or the system is out of file descriptors
+/// or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`)? Such a failure passes once some
+/// connection closes; every accept loop of the course treats it that way.
+pub fn out_of_descriptors(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }

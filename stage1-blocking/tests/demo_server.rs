@@ -1,15 +1,13 @@
 //! The demo server over real loopback sockets: pages, errors, trickle mode, many clients at
 //! once, clients that misbehave, and a clean stop.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use common::{connect, raw_exchange, read_all};
 use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
 use stage1_blocking::http::{self, parse_response};
+use stage1_blocking::testkit::{connect, raw_exchange, read_all};
 
 fn instant() -> DemoServer {
     DemoServer::start(DemoConfig::instant()).expect("start demo server")
@@ -52,7 +50,7 @@ fn serves_pages_with_exact_bytes() {
         assert_eq!(Some(r.body), expected_body(path), "{path}");
     }
     // Byte for byte, head included.
-    let raw = raw_exchange(server.addr(), &http::request_bytes("x", "/5"));
+    let raw = raw_exchange(server.addr(), &http::request_bytes("x", "/5")).unwrap();
     assert_eq!(raw, full_response(200, "OK", &expected_body("/5").unwrap()));
 }
 
@@ -77,7 +75,7 @@ fn garbage_gets_400_and_the_server_keeps_serving() {
         b"GET /1 HTTP/1.0\r\n", // the client gives up before the blank line
     ];
     for request in garbage {
-        let r = parse_response(&raw_exchange(server.addr(), request)).unwrap();
+        let r = parse_response(&raw_exchange(server.addr(), request).unwrap()).unwrap();
         assert_eq!((r.status, r.reason.as_str()), (400, "Bad Request"), "{request:?}");
         assert!(r.body.starts_with(b"bad request: "), "{:?}", String::from_utf8_lossy(&r.body));
     }
@@ -88,24 +86,24 @@ fn garbage_gets_400_and_the_server_keeps_serving() {
 fn an_endless_head_gets_431_and_a_post_gets_405() {
     let server = instant();
     let endless = vec![b'x'; 20 * 1024];
-    let r = parse_response(&raw_exchange(server.addr(), &endless)).unwrap();
+    let r = parse_response(&raw_exchange(server.addr(), &endless).unwrap()).unwrap();
     assert_eq!(r.status, 431);
-    let r = parse_response(&raw_exchange(server.addr(), b"POST /1 HTTP/1.0\r\n\r\n")).unwrap();
+    let r = parse_response(&raw_exchange(server.addr(), b"POST /1 HTTP/1.0\r\n\r\n").unwrap()).unwrap();
     assert_eq!(r.status, 405);
 }
 
 #[test]
 fn a_request_typed_into_nc_with_bare_newlines_is_answered() {
     let server = instant();
-    let r = parse_response(&raw_exchange(server.addr(), b"GET /2 HTTP/1.0\n\n")).unwrap();
+    let r = parse_response(&raw_exchange(server.addr(), b"GET /2 HTTP/1.0\n\n").unwrap()).unwrap();
     assert_eq!(Some(r.body), expected_body("/2"));
 }
 
 #[test]
 fn a_client_that_connects_and_leaves_is_harmless() {
     let server = instant();
-    drop(connect(server.addr())); // no bytes at all
-    let mut half = connect(server.addr());
+    drop(connect(server.addr()).unwrap()); // no bytes at all
+    let mut half = connect(server.addr()).unwrap();
     half.write_all(b"GET /1 HTTP/1.0\r\n\r\n").unwrap();
     drop(half); // gone before the answer
     assert_eq!(http::get(server.addr(), "/1").unwrap().status, 200);
@@ -115,7 +113,7 @@ fn a_client_that_connects_and_leaves_is_harmless() {
 fn trickle_mode_delivers_exactly_the_same_bytes() {
     let server = DemoServer::start(DemoConfig { delay: Duration::ZERO, trickle: true }).unwrap();
     for path in ["/", "/7", "/missing"] {
-        let raw = raw_exchange(server.addr(), &http::request_bytes("x", path));
+        let raw = raw_exchange(server.addr(), &http::request_bytes("x", path)).unwrap();
         let expected = match expected_body(path) {
             Some(body) => full_response(200, "OK", &body),
             None => full_response(404, "Not Found", format!("no page at {path}\n").as_bytes()),
@@ -128,7 +126,7 @@ fn trickle_mode_delivers_exactly_the_same_bytes() {
 #[test]
 fn a_client_leaving_in_the_middle_of_a_trickled_response_is_harmless() {
     let server = DemoServer::start(DemoConfig { delay: Duration::ZERO, trickle: true }).unwrap();
-    let mut stream = connect(server.addr());
+    let mut stream = connect(server.addr()).unwrap();
     stream.write_all(&http::request_bytes("x", "/")).unwrap();
     let mut first = [0u8; 4];
     stream.read_exact(&mut first).unwrap();
@@ -156,7 +154,7 @@ fn two_hundred_open_connections_from_one_thread() {
     // Connect them all first, then send, then read: the server must hold 200 connections
     // at once (a thread each) without refusing or mixing them up.
     let server = instant();
-    let mut streams: Vec<TcpStream> = (0..200).map(|_| connect(server.addr())).collect();
+    let mut streams: Vec<TcpStream> = (0..200).map(|_| connect(server.addr()).unwrap()).collect();
     for (n, s) in streams.iter_mut().enumerate() {
         s.write_all(&http::request_bytes("x", &format!("/{n}"))).unwrap();
     }
@@ -172,7 +170,7 @@ fn a_slow_client_does_not_hold_up_the_others() {
     // full: connections really are independent. (A one-at-a-time server would never answer
     // B, and the safety timeout would fail the test.)
     let server = instant();
-    let mut a = connect(server.addr());
+    let mut a = connect(server.addr()).unwrap();
     a.write_all(b"GET /1 HT").unwrap();
     let b = http::get(server.addr(), "/2").unwrap();
     assert_eq!(Some(b.body), expected_body("/2"));
@@ -187,9 +185,9 @@ fn dropping_the_server_stops_it_even_with_connections_in_progress() {
     // test would hang rather than pass.
     let server = DemoServer::start(DemoConfig { delay: Duration::from_secs(3600), trickle: false }).unwrap();
     let addr = server.addr();
-    let mut idle = connect(addr);
+    let mut idle = connect(addr).unwrap();
     idle.write_all(b"GET /1 HTTP").unwrap(); // a head that never ends
-    let mut waiting = connect(addr);
+    let mut waiting = connect(addr).unwrap();
     waiting.write_all(&http::request_bytes("x", "/1")).unwrap(); // sleeps in the delay
     drop(server);
     // Both connections were closed without a response.

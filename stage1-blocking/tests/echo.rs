@@ -1,12 +1,13 @@
 //! The blocking echo servers, driven in-process over real loopback sockets.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::thread;
 
-use common::{connect, connect_small_buffers, echo_round_trip, echo_round_trip_on, payload, read_exact_vec};
+use stage1_blocking::testkit::{
+    self, EchoLoad, connect, connect_small_buffers, echo_exchange, echo_round_trip, payload, read_all,
+    read_exact_vec,
+};
 use stage1_blocking::{echo, net};
 
 const MIB: usize = 1024 * 1024;
@@ -24,23 +25,24 @@ fn handle_client_echoes_a_mebibyte_and_counts_it() {
         echo::handle_client(stream)
     });
     let data = payload(1, MIB);
-    assert_eq!(echo_round_trip(addr, data.clone(), 64 * 1024), data);
+    assert_eq!(echo_round_trip(addr, data.clone(), 64 * 1024).unwrap(), data);
     assert_eq!(server.join().unwrap().unwrap(), MIB as u64);
 }
 
 #[test]
 fn one_at_a_time_echoes_exact_bytes_to_a_fast_and_a_slow_reader() {
     // Small kernel buffers on both ends, so that a mebibyte cannot sit in them whole.
-    let listener = common::small_buffer_listener();
+    let listener = testkit::small_buffer_listener().unwrap();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || echo::serve_one_at_a_time(listener.incoming().take(2)));
     let data = payload(2, MIB);
-    assert_eq!(echo_round_trip_on(connect_small_buffers(addr), data.clone(), 64 * 1024), data);
+    let small = || connect_small_buffers(addr).unwrap();
+    assert_eq!(echo_exchange(small(), data.clone(), 64 * 1024, || {}).unwrap(), data);
     // 64-byte reads: the client drains far slower than it sends, the buffers fill, and the
     // server sleeps in write until the client catches up. Nothing may be lost or reordered,
     // and because the client writes and reads on two threads, nobody deadlocks.
     let data = payload(3, MIB);
-    assert_eq!(echo_round_trip_on(connect_small_buffers(addr), data.clone(), 64), data);
+    assert_eq!(echo_exchange(small(), data.clone(), 64, || {}).unwrap(), data);
     server.join().unwrap();
 }
 
@@ -50,17 +52,17 @@ fn one_at_a_time_serves_the_second_client_only_after_the_first_leaves() {
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || echo::serve_one_at_a_time(listener.incoming().take(2)));
 
-    let mut first = connect(addr);
+    let mut first = connect(addr).unwrap();
     first.write_all(b"first").unwrap();
-    assert_eq!(read_exact_vec(&mut first, 5), b"first"); // the server is now busy with `first`
+    assert_eq!(read_exact_vec(&mut first, 5).unwrap(), b"first"); // the server is now busy with `first`
 
-    let mut second = connect(addr); // the kernel completes the handshake and queues it...
+    let mut second = connect(addr).unwrap(); // the kernel completes the handshake and queues it...
     second.write_all(b"second").unwrap(); // ...and even takes its bytes
 
     // Another round trip on `first` proves the server is still inside handle_client(first),
     // so nobody has read `second`'s bytes: nothing can have come back yet.
     first.write_all(b"again").unwrap();
-    assert_eq!(read_exact_vec(&mut first, 5), b"again");
+    assert_eq!(read_exact_vec(&mut first, 5).unwrap(), b"again");
     second.set_nonblocking(true).unwrap();
     let mut probe = [0u8; 16];
     assert_eq!(second.read(&mut probe).unwrap_err().kind(), ErrorKind::WouldBlock);
@@ -68,10 +70,10 @@ fn one_at_a_time_serves_the_second_client_only_after_the_first_leaves() {
 
     // `first` leaves; only now is `second` accepted, and its waiting bytes come back.
     first.shutdown(Shutdown::Write).unwrap();
-    assert_eq!(common::read_all(&mut first).unwrap(), b"");
-    assert_eq!(read_exact_vec(&mut second, 6), b"second");
+    assert_eq!(read_all(&mut first).unwrap(), b"");
+    assert_eq!(read_exact_vec(&mut second, 6).unwrap(), b"second");
     second.shutdown(Shutdown::Write).unwrap();
-    assert_eq!(common::read_all(&mut second).unwrap(), b"");
+    assert_eq!(read_all(&mut second).unwrap(), b"");
     server.join().unwrap();
 }
 
@@ -81,14 +83,14 @@ fn thread_per_client_serves_a_second_client_while_the_first_stays() {
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || echo::serve_thread_per_client(listener.incoming().take(2)));
 
-    let mut first = connect(addr);
+    let mut first = connect(addr).unwrap();
     first.write_all(b"first").unwrap();
-    assert_eq!(read_exact_vec(&mut first, 5), b"first");
+    assert_eq!(read_exact_vec(&mut first, 5).unwrap(), b"first");
     // `first` is still connected, yet `second` gets its echo (the one-at-a-time server would
     // make this read wait until the safety timeout).
-    let mut second = connect(addr);
+    let mut second = connect(addr).unwrap();
     second.write_all(b"second").unwrap();
-    assert_eq!(read_exact_vec(&mut second, 6), b"second");
+    assert_eq!(read_exact_vec(&mut second, 6).unwrap(), b"second");
 
     drop(first);
     drop(second);
@@ -96,25 +98,14 @@ fn thread_per_client_serves_a_second_client_while_the_first_stays() {
 }
 
 #[test]
-fn thread_per_client_echoes_exact_bytes_to_several_simultaneous_clients() {
-    let listener = common::small_buffer_listener();
+fn thread_per_client_passes_the_echo_exam_with_a_slow_reader() {
+    // The exam every stage's echo server takes (stage1_blocking::testkit::check_echo).
+    let load = EchoLoad { clients: 6, bytes: MIB, slow_reader: true, small_buffers: true };
+    let listener = testkit::small_buffer_listener().unwrap();
     let addr = listener.local_addr().unwrap();
-    const CLIENTS: u64 = 6;
-    let server =
-        thread::spawn(move || echo::serve_thread_per_client(listener.incoming().take(CLIENTS as usize)));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|seed| {
-            thread::spawn(move || {
-                let data = payload(100 + seed, MIB);
-                // Odd clients read slowly.
-                let read_size = if seed % 2 == 1 { 256 } else { 32 * 1024 };
-                echo_round_trip_on(connect_small_buffers(addr), data.clone(), read_size) == data
-            })
-        })
-        .collect();
-    for (i, client) in clients.into_iter().enumerate() {
-        assert!(client.join().unwrap(), "client {i} got different bytes back");
-    }
+    let connections = load.clients + 1; // and the slow reader
+    let server = thread::spawn(move || echo::serve_thread_per_client(listener.incoming().take(connections)));
+    testkit::check_echo(addr, &load).unwrap();
     server.join().unwrap();
 }
 
@@ -132,21 +123,21 @@ fn a_client_vanishing_mid_transfer_does_not_stop_the_server() {
         });
         // Send a mebibyte, read a little of the echo, then vanish: the server is left
         // writing to (and reading from) a connection that is gone.
-        let mut rude = connect(addr);
+        let mut rude = connect(addr).unwrap();
         let data = payload(7, MIB);
         let mut writer = rude.try_clone().unwrap();
         let sender = thread::spawn(move || {
             // Fails with a reset or broken pipe once `rude` is closed; that is the point.
             let _ = writer.write_all(&data);
         });
-        assert_eq!(read_exact_vec(&mut rude, 1000), payload(7, MIB)[..1000].to_vec());
+        assert_eq!(read_exact_vec(&mut rude, 1000).unwrap(), payload(7, MIB)[..1000].to_vec());
         rude.shutdown(Shutdown::Both).unwrap();
         drop(rude);
         sender.join().unwrap();
 
         // The server is still there for the next client.
         let data = payload(8, 100_000);
-        assert_eq!(echo_round_trip(addr, data.clone(), 4096), data, "threaded: {threaded}");
+        assert_eq!(echo_round_trip(addr, data.clone(), 4096).unwrap(), data, "threaded: {threaded}");
         server.join().unwrap();
     }
 }

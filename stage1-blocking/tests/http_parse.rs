@@ -1,13 +1,12 @@
 //! Response parsing: whole, split across many reads, and every kind of bad input.
 
-mod common;
-
 use std::io::{self, Read};
 
 use stage1_blocking::http::{
     self, HeadRead, MAX_HEAD, ParseError, Response, parse_request_head, parse_response, read_request_head,
     request_bytes,
 };
+use stage1_blocking::testkit;
 
 const GOOD: &[u8] =
     b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Empty:\r\n\r\nhello";
@@ -74,7 +73,7 @@ impl Read for Choppy<'_> {
 
 #[test]
 fn a_response_split_across_many_tiny_reads_parses_the_same() {
-    let body = common::payload(1, 3000);
+    let body = testkit::payload(1, 3000);
     let mut bytes = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     bytes.extend_from_slice(&body);
     let mut reader = Choppy { data: &bytes, calls: 0 };
@@ -183,7 +182,7 @@ fn a_head_that_is_not_text_is_an_error() {
 #[test]
 fn random_bytes_never_panic() {
     for seed in 0..300u64 {
-        let mut bytes = common::payload(seed, (seed as usize * 7) % 200);
+        let mut bytes = testkit::payload(seed, (seed as usize * 7) % 200);
         // Give half of them a real head end, so the later checks run too.
         if seed % 2 == 0 {
             bytes.splice(0..0, b"HTTP/1.0 200 OK\r\n".iter().copied());

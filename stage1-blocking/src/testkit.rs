@@ -1,0 +1,316 @@
+//! The client side of the course's tests: loopback sockets, payloads that show a misplaced
+//! byte, and an echo checker that every stage's echo server is held to.
+//!
+//! Each stage builds an echo server a new way (blocking, callbacks, futures, tasks,
+//! `async fn`), and each must pass the *same* exam: many clients at once get exactly their
+//! own bytes back, a client that reads slowly is held back without stalling the others or
+//! making the server buffer without bound. Writing that exam once, here, with plain blocking
+//! sockets, means a later stage cannot pass by testing itself more gently.
+//!
+//! ```
+//! use stage1_blocking::{echo, net, testkit};
+//!
+//! let listener = net::bind_listener("127.0.0.1:0".parse()?)?;
+//! let addr = listener.local_addr()?;
+//! let server = std::thread::spawn(move || echo::serve_thread_per_client(listener.incoming().take(4)));
+//! testkit::check_echo(addr, &testkit::EchoLoad { clients: 4, bytes: 64 * 1024, ..Default::default() })?;
+//! server.join().expect("the server thread ends after four clients");
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+//!
+//! Everything here returns errors rather than panicking, so a library can call it too; a
+//! test simply `unwrap`s. Blocking reads and writes carry [`SAFETY_TIMEOUT`]: a broken server
+//! makes a test *fail* with a timeout error instead of hanging forever. The timeout is a
+//! safety net, never a way to wait for something (tests in this course do not sleep).
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+
+/// How long a blocking test socket waits for a read or a write before it gives up.
+pub const SAFETY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Kernel socket buffer size asked for by [`connect_small_buffers`] and
+/// [`small_buffer_listener`]. Loopback buffers normally grow to megabytes, so a 1 MiB echo
+/// would fit in them whole and no write would ever wait; with small ones it must.
+pub const SMALL_BUFFER: usize = 4096;
+
+/// Deterministic pseudo-random bytes (xorshift64), different for each seed, so a reordered,
+/// duplicated or lost chunk cannot go unnoticed the way it could with a repeated pattern.
+pub fn payload(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A blocking connection to `addr` with [`SAFETY_TIMEOUT`] on reads and writes.
+pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr)?;
+    with_timeouts(stream)
+}
+
+/// Like [`connect`], with [`SMALL_BUFFER`]-sized kernel send and receive buffers.
+pub fn connect_small_buffers(addr: SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_recv_buffer_size(SMALL_BUFFER)?;
+    socket.set_send_buffer_size(SMALL_BUFFER)?;
+    socket.connect(&addr.into())?;
+    with_timeouts(socket.into())
+}
+
+fn with_timeouts(stream: TcpStream) -> io::Result<TcpStream> {
+    stream.set_read_timeout(Some(SAFETY_TIMEOUT))?;
+    stream.set_write_timeout(Some(SAFETY_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// A listener on a free port of 127.0.0.1 whose accepted connections inherit
+/// [`SMALL_BUFFER`]-sized kernel buffers (blocking; a non-blocking server sets that itself).
+pub fn small_buffer_listener() -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_recv_buffer_size(SMALL_BUFFER)?;
+    socket.set_send_buffer_size(SMALL_BUFFER)?;
+    socket.bind(&addr.into())?;
+    socket.listen(crate::net::LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+// ANCHOR: tcp_pair
+/// Two connected loopback sockets, `(client, server)`, both non-blocking: the smallest world
+/// in which a selector has something to report.
+pub fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let client = TcpStream::connect(listener.local_addr()?)?;
+    let (server, _) = listener.accept()?;
+    client.set_nonblocking(true)?;
+    server.set_nonblocking(true)?;
+    Ok((client, server))
+}
+// ANCHOR_END: tcp_pair
+
+/// An address on 127.0.0.1 where nothing listens (a port bound a moment ago, then closed), so
+/// connecting there is refused.
+pub fn refused_addr() -> io::Result<SocketAddr> {
+    TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// Reads until EOF.
+pub fn read_all(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Reads exactly `n` bytes.
+pub fn read_exact_vec(stream: &mut TcpStream, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    stream.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+/// Sends `request` on a new connection, closes the sending side (as a client that has said
+/// everything does), and returns every byte of the answer up to EOF.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Vec<u8>> {
+    let mut stream = connect(addr)?;
+    stream.write_all(request)?;
+    // The server may already have answered and closed (a bad request): that is its answer.
+    let _ = stream.shutdown(Shutdown::Write);
+    read_all(&mut stream)
+}
+
+/// One echo round trip on a new connection to `addr`; see [`echo_exchange`].
+pub fn echo_round_trip(addr: SocketAddr, data: Vec<u8>, read_size: usize) -> io::Result<Vec<u8>> {
+    echo_exchange(connect(addr)?, data, read_size, || {})
+}
+
+// ANCHOR: echo_exchange
+/// One echo round trip on `stream`: a second thread writes `data` and then closes the sending
+/// side, while this thread reads `read_size` bytes at a time until EOF. Returns what came back.
+///
+/// Two threads, because an echo server that applies back-pressure stops reading from a client
+/// that does not read its echo: a client that first wrote everything and then read would wait
+/// forever on a full socket buffer. `before_reading` runs before the first read; a *slow
+/// reader* blocks in it while its bytes pile up in the server.
+pub fn echo_exchange(
+    stream: TcpStream,
+    data: Vec<u8>,
+    read_size: usize,
+    before_reading: impl FnOnce(),
+) -> io::Result<Vec<u8>> {
+    let mut writer = stream.try_clone()?;
+    let sender = thread::spawn(move || -> io::Result<()> {
+        writer.write_all(&data)?;
+        writer.shutdown(Shutdown::Write)
+    });
+    before_reading();
+    let mut reader = stream;
+    let mut back = Vec::new();
+    let mut buf = vec![0u8; read_size.max(1)];
+    let read_result = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => back.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    let sent = sender.join().map_err(|_| io::Error::other("the writing thread panicked"))?;
+    read_result?;
+    sent?;
+    Ok(back)
+}
+// ANCHOR_END: echo_exchange
+
+/// What [`check_echo`] puts an echo server through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EchoLoad {
+    /// Clients connected at the same time, each sending its own [`payload`].
+    pub clients: usize,
+    /// Bytes each of them sends (and must get back).
+    pub bytes: usize,
+    /// Add one more client that sends a mebibyte and reads nothing until every other client
+    /// is done: the server must go on serving them while this one is held back.
+    pub slow_reader: bool,
+    /// Connect with [`SMALL_BUFFER`]-sized kernel buffers, so the kernel cannot absorb the
+    /// traffic and the server's own write path (partial writes, waiting) is exercised.
+    pub small_buffers: bool,
+}
+
+impl Default for EchoLoad {
+    /// Eight clients of 256 KiB each, no slow reader, ordinary buffers.
+    fn default() -> EchoLoad {
+        EchoLoad { clients: 8, bytes: 256 * 1024, slow_reader: false, small_buffers: false }
+    }
+}
+
+/// Seed of the slow reader's payload (the others use their client number).
+const SLOW_READER_SEED: u64 = 999;
+/// What the slow reader sends: far more than the socket buffers and any sane server buffer.
+const SLOW_READER_BYTES: usize = 1024 * 1024;
+
+// ANCHOR: check_echo
+/// Puts the echo server at `addr` through `load` and checks every byte that comes back.
+///
+/// All clients run at once, each on its own threads, each sending a different [`payload`].
+/// Even-numbered clients read their echo 32 KiB at a time, odd-numbered ones 256 bytes at a
+/// time, so fast and slow readers share the server. The error names the first client whose
+/// bytes differ, and where.
+pub fn check_echo(addr: SocketAddr, load: &EchoLoad) -> anyhow::Result<()> {
+    let small_buffers = load.small_buffers;
+    let connect_one = move || if small_buffers { connect_small_buffers(addr) } else { connect(addr) };
+
+    // The slow reader waits on this channel; it is released once every other client is done.
+    let (others_done, wait_for_others) = mpsc::channel::<()>();
+    let slow = load.slow_reader.then(|| {
+        thread::spawn(move || -> anyhow::Result<()> {
+            let data = payload(SLOW_READER_SEED, SLOW_READER_BYTES);
+            let stream = connect_one().context("slow reader: connecting")?;
+            let back = echo_exchange(stream, data.clone(), 512, || {
+                // An Err means the sender was dropped: the others are done either way.
+                let _ = wait_for_others.recv();
+            })
+            .context("slow reader")?;
+            same_bytes("slow reader", &data, &back)
+        })
+    });
+
+    let clients: Vec<_> = (0..load.clients)
+        .map(|client| {
+            let bytes = load.bytes;
+            thread::spawn(move || -> anyhow::Result<()> {
+                let data = payload(client as u64, bytes);
+                let read_size = if client % 2 == 0 { 32 * 1024 } else { 256 };
+                let stream = connect_one().with_context(|| format!("client {client}: connecting"))?;
+                let back = echo_exchange(stream, data.clone(), read_size, || {})
+                    .with_context(|| format!("client {client}"))?;
+                same_bytes(&format!("client {client}"), &data, &back)
+            })
+        })
+        .collect();
+    let mut first_error = None;
+    for client in clients {
+        let result = client.join().unwrap_or_else(|_| Err(anyhow!("a client thread panicked")));
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    drop(others_done); // the slow reader may read now
+    if let Some(slow) = slow {
+        let result = slow.join().unwrap_or_else(|_| Err(anyhow!("the slow reader's thread panicked")));
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+// ANCHOR_END: check_echo
+
+/// Ok if `back == sent`; otherwise an error saying how many bytes came back and where the
+/// first difference is (a million-byte `assert_eq!` dump helps nobody).
+pub fn same_bytes(who: &str, sent: &[u8], back: &[u8]) -> anyhow::Result<()> {
+    if sent == back {
+        return Ok(());
+    }
+    let first_difference =
+        sent.iter().zip(back).position(|(a, b)| a != b).unwrap_or(sent.len().min(back.len()));
+    bail!(
+        "{who}: {} bytes back for {} sent, first difference at byte {first_difference}",
+        back.len(),
+        sent.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_differ_by_seed_and_do_not_repeat_quickly() {
+        let a = payload(1, 4096);
+        assert_eq!(a, payload(1, 4096));
+        assert_ne!(a, payload(2, 4096));
+        assert_ne!(a[..256], a[256..512]);
+    }
+
+    #[test]
+    fn same_bytes_points_at_the_first_difference() {
+        assert!(same_bytes("c", b"abc", b"abc").is_ok());
+        let err = same_bytes("client 3", b"abcd", b"abXd").unwrap_err().to_string();
+        assert_eq!(err, "client 3: 4 bytes back for 4 sent, first difference at byte 2");
+        let err = same_bytes("c", b"abcd", b"ab").unwrap_err().to_string();
+        assert!(err.ends_with("2 bytes back for 4 sent, first difference at byte 2"), "{err}");
+    }
+
+    #[test]
+    fn check_echo_fails_against_a_server_that_loses_bytes() {
+        // A "server" that reads everything and echoes only the first half: the exam must fail.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut all = Vec::new();
+            stream.read_to_end(&mut all).unwrap();
+            stream.write_all(&all[..all.len() / 2]).unwrap();
+        });
+        let load = EchoLoad { clients: 1, bytes: 10_000, ..Default::default() };
+        let err = check_echo(addr, &load).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "client 0: 5000 bytes back for 10000 sent, first difference at byte 5000"
+        );
+        server.join().unwrap();
+    }
+}
