@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::demo::{DemoConfig, DemoServer};
 use crate::http::Response;
@@ -367,6 +369,89 @@ pub fn target(args: &ClientArgs) -> (Option<DemoServer>, SocketAddr) {
 pub fn response_line(path: &str, response: &Response) -> String {
     format!("GET {path} -> {} {}, {} bytes", response.status, response.reason, response.body.len())
 }
+
+/// `"GET /3 -> error: connecting to 127.0.0.1:9: Connection refused"`: the line for a request
+/// that failed, with the error's whole chain of causes.
+pub fn error_line(path: &str, error: &dyn fmt::Display) -> String {
+    format!("GET {path} -> error: {error:#}")
+}
+
+// ANCHOR: crawler_demo
+/// What a crawler demo hands each finished request to: it prints the request's line
+/// ([`response_line`] or [`error_line`]) and counts the failures, which decide the exit code.
+///
+/// Cheap to clone and `Send`, so a callback, a task or another thread can own a copy.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    failures: Arc<AtomicUsize>,
+}
+
+impl Report {
+    /// Prints the line for one finished request: `GET /3 -> 200 OK, 52 bytes`, or
+    /// `GET /3 -> error: ...` (and counts it as a failure).
+    pub fn response<E: fmt::Display>(&self, path: &str, result: &Result<Response, E>) {
+        match result {
+            Ok(response) => println!("{}", response_line(path, response)),
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                println!("{}", error_line(path, e));
+            }
+        }
+    }
+
+    /// How many requests failed so far.
+    pub fn failures(&self) -> usize {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// The client demo every stage shares; `crawl` is the only part that differs between stages.
+///
+/// 1. parses the [`ClientArgs`] flags (`--help`, bad flags: exit 0 / exit 2);
+/// 2. finds the server with [`target`] (starting the demo server in-process if no `--addr`);
+/// 3. calls `crawl(addr, paths, report)` with the paths `/1` .. `/N` and times it. `crawl`
+///    fetches them however its stage does, passes each outcome to [`Report::response`] as it
+///    finishes, and returns how many threads it used (1 for every event-loop stage);
+/// 4. prints the [`summary_line`] (the stage is `program` up to its first `-`: `stage3-client`
+///    -> `stage3`), and exits 1 if any request failed.
+///
+/// An error returned by `crawl` (the loop itself broke) is printed as one `error: ...` line,
+/// exit 1.
+///
+/// ```no_run
+/// use anyhow::Context;
+/// use stage1_blocking::{cli, http};
+///
+/// // A blocking crawler: one request after another on this thread.
+/// cli::run_crawler_demo("stage1-client", "Fetch /1 .. /N one after another.", |addr, paths, report| {
+///     for path in paths {
+///         report.response(path, &http::get(addr, path));
+///     }
+///     Ok(1) // one thread did all the work
+/// });
+/// ```
+pub fn run_crawler_demo(
+    program: &str,
+    about: &str,
+    crawl: impl FnOnce(SocketAddr, &[String], Report) -> anyhow::Result<usize>,
+) {
+    let args = ClientArgs::from_args(&ClientArgs::cli(program, about).parse());
+    // `_server` keeps an in-process demo server alive until the summary is printed.
+    let (_server, addr) = target(&args);
+    let paths: Vec<String> = (1..=args.count).map(|n| format!("/{n}")).collect();
+    let report = Report::default();
+
+    let start = Instant::now();
+    let threads = crawl(addr, &paths, report.clone()).unwrap_or_else(|e| fail(e));
+    let elapsed = start.elapsed();
+
+    let stage = program.split('-').next().unwrap_or(program);
+    println!("{}", summary_line(stage, paths.len(), threads, elapsed));
+    if report.failures() > 0 {
+        std::process::exit(1);
+    }
+}
+// ANCHOR_END: crawler_demo
 
 // ANCHOR: summary_line
 /// The line every demo ends with, comparable across stages:

@@ -2,48 +2,30 @@
 //!
 //! With the default 100 ms delay per request, ten requests take about a second: each `get`
 //! sleeps in `read` until its response arrives, and only then does the next one start.
+//! Everything around the loop (flags, demo server, output, exit code) is
+//! [`cli::run_crawler_demo`], shared by every stage's client.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
-use stage1_blocking::cli::{self, ClientArgs};
-use stage1_blocking::http;
+use stage1_blocking::{cli, http};
 
 fn main() {
-    let args = ClientArgs::cli(
-        "stage1-client",
-        "Fetch /1 .. /N from the demo server one after another, with blocking sockets.",
-    )
-    .parse();
-    let args = ClientArgs::from_args(&args);
-    // `_server` keeps an in-process demo server alive until the end of main.
-    let (_server, addr) = cli::target(&args);
-
+    let about = "Fetch /1 .. /N from the demo server one after another, with blocking sockets.";
     // ANCHOR: crawl
-    let start = Instant::now();
-    let mut failures = 0;
-    for n in 1..=args.count {
-        let path = format!("/{n}");
-        // The thread sleeps inside get() for the whole round trip.
-        let on_read = |n: usize| {
-            if tracing() {
-                let eof = if n == 0 { " (end of file: the server closed)" } else { "" };
-                eprintln!("[trace] GET {path}: read returned {n} bytes{eof}");
-            }
-        };
-        match http::get_observed(addr, &path, on_read) {
-            Ok(response) => println!("{}", cli::response_line(&path, &response)),
-            Err(e) => {
-                failures += 1;
-                println!("GET {path} -> error: {e:#}");
-            }
+    cli::run_crawler_demo("stage1-client", about, |addr, paths, report| {
+        for path in paths {
+            // The thread sleeps inside get() for the whole round trip.
+            let on_read = |n: usize| {
+                if tracing() {
+                    let eof = if n == 0 { " (end of file: the server closed)" } else { "" };
+                    eprintln!("[trace] GET {path}: read returned {n} bytes{eof}");
+                }
+            };
+            report.response(path, &http::get_observed(addr, path, on_read));
         }
-    }
-    println!("{}", cli::summary_line("stage1", args.count, 1, start.elapsed()));
+        Ok(1) // one thread, one request at a time
+    });
     // ANCHOR_END: crawl
-    if failures > 0 {
-        std::process::exit(1);
-    }
 }
 
 /// `TRACE=1` prints every `read` the client makes (try it with `--trickle`). Checked once.

@@ -6,56 +6,35 @@
 //! costs, so the chapter's "where this breaks" has numbers behind it.
 
 use std::thread;
-use std::time::Instant;
 
-use stage1_blocking::cli::{self, ClientArgs};
-use stage1_blocking::http;
+use anyhow::Context;
+use stage1_blocking::{cli, http};
 
 fn main() {
-    let args = ClientArgs::cli(
-        "stage1-threads",
-        "Fetch /1 .. /N with one blocking thread per request, and report what the threads cost.",
-    )
-    .parse();
-    let args = ClientArgs::from_args(&args);
-    let (_server, addr) = cli::target(&args);
-    let before = memory_line();
-
-    // ANCHOR: threads
-    let start = Instant::now();
-    let mut workers = Vec::with_capacity(args.count);
-    for n in 1..=args.count {
-        let path = format!("/{n}");
-        let spawned = thread::Builder::new().spawn(move || {
-            let result = http::get(addr, &path);
-            (path, result)
-        });
-        match spawned {
-            Ok(worker) => workers.push(worker),
-            // The limit this stage runs into: the OS will not give us another thread.
-            Err(e) => cli::fail(format!("could not start thread {n}: {e}")),
+    let about = "Fetch /1 .. /N with one blocking thread per request, and report what the threads cost.";
+    cli::run_crawler_demo("stage1-threads", about, |addr, paths, report| {
+        let before = memory_line();
+        // ANCHOR: threads
+        let mut workers = Vec::with_capacity(paths.len());
+        for (n, path) in paths.iter().enumerate() {
+            let thread_path = path.clone();
+            let worker = thread::Builder::new()
+                .spawn(move || http::get(addr, &thread_path))
+                // The limit this stage runs into: the OS will not give us another thread.
+                .with_context(|| format!("could not start thread {}", n + 1))?;
+            workers.push((path, worker));
         }
-    }
-    let mut failures = 0;
-    for worker in workers {
-        match worker.join() {
-            Ok((path, Ok(response))) => println!("{}", cli::response_line(&path, &response)),
-            Ok((path, Err(e))) => {
-                failures += 1;
-                println!("GET {path} -> error: {e:#}");
-            }
-            Err(_) => failures += 1, // a panicking thread already printed its message
+        for (path, worker) in workers {
+            // join() is Err only if the thread panicked (it printed its message already).
+            let result = worker.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the thread panicked")));
+            report.response(path, &result);
         }
-    }
-    let elapsed = start.elapsed();
-    // ANCHOR_END: threads
-    if let (Some(before), Some(after)) = (before, memory_line()) {
-        println!("memory (this process, client and in-process server): {before} before, {after} at peak");
-    }
-    println!("{}", cli::summary_line("stage1", args.count, args.count, elapsed));
-    if failures > 0 {
-        std::process::exit(1);
-    }
+        // ANCHOR_END: threads
+        if let (Some(before), Some(after)) = (before, memory_line()) {
+            println!("memory (this process, client and in-process server): {before} before, {after} at peak");
+        }
+        Ok(paths.len()) // one thread per request
+    });
 }
 
 /// Peak resident memory of this process, from Linux's /proc (None elsewhere).
