@@ -27,7 +27,9 @@ use stage1_blocking::http::{self, Response};
 use crate::event_loop::EventLoop;
 use crate::net::{connect_nonblocking, send_nosignal, take_connect_error};
 
-/// What one request ends with: the parsed response, or why there is none.
+/// What one request ends with: the parsed response, or why there is none. The error says what
+/// failed ("connecting to 127.0.0.1:8000: Connection refused"), not which path: the caller
+/// knows the path, and prints it in front.
 pub type Outcome = anyhow::Result<Response>;
 
 /// A response larger than this is an error rather than a way to fill our memory.
@@ -106,8 +108,7 @@ fn wait(lp: &mut EventLoop, fetch: Fetch, readiness: Wait, step: Step) {
     };
     if let Err(e) = registered {
         if let Some(fetch) = parked.take() {
-            let path = fetch.path.clone();
-            fetch.finish(lp, Err(anyhow!(e).context(format!("GET {path}: cannot watch the socket"))));
+            fetch.finish(lp, Err(anyhow!(e).context("cannot watch the socket")));
         }
     }
 }
@@ -119,7 +120,7 @@ fn wait(lp: &mut EventLoop, fetch: Fetch, readiness: Wait, step: Step) {
 pub fn get(lp: &mut EventLoop, addr: SocketAddr, path: &str, on_done: impl FnOnce(Outcome) + 'static) {
     let stream = match connect_nonblocking(addr) {
         Ok(stream) => stream,
-        Err(e) => return on_done(Err(anyhow!(e).context(format!("GET {path}: connecting to {addr}")))),
+        Err(e) => return on_done(Err(anyhow!(e).context(format!("connecting to {addr}")))),
     };
     crate::trace!("crawler: GET {path}: connect started on fd {}", stream.as_raw_fd());
     let fetch = Fetch {
@@ -140,7 +141,7 @@ fn connected(lp: &mut EventLoop, fetch: Fetch) {
     // "Writable" only says the connect *finished*; SO_ERROR says how. Without this check, a
     // refused connection would show up later as a confusing error from send or read.
     if let Err(e) = take_connect_error(&fetch.stream) {
-        let context = format!("GET {}: connecting to {}", fetch.path, fetch.addr);
+        let context = format!("connecting to {}", fetch.addr);
         return fetch.finish(lp, Err(anyhow!(e).context(context)));
     }
     send_request(lp, fetch);
@@ -162,7 +163,7 @@ fn send_request(lp: &mut EventLoop, mut fetch: Fetch) {
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                let context = format!("GET {}: sending the request", fetch.path);
+                let context = "sending the request";
                 return fetch.finish(lp, Err(anyhow!(e).context(context)));
             }
         }
@@ -171,7 +172,7 @@ fn send_request(lp: &mut EventLoop, mut fetch: Fetch) {
     // All sent: stop watching writability (a connected socket is nearly always writable, so
     // leaving it registered would wake the loop on every turn) and wait for the answer.
     if let Err(e) = lp.unregister_writer(fetch.fd()) {
-        let context = format!("GET {}: unregistering the writer", fetch.path);
+        let context = "unregistering the writer";
         return fetch.finish(lp, Err(anyhow!(e).context(context)));
     }
     wait(lp, fetch, Wait::Readable, readable);
@@ -185,13 +186,13 @@ fn readable(lp: &mut EventLoop, mut fetch: Fetch) {
             // EOF: an HTTP/1.0 server closes the connection after the response.
             Ok(0) => {
                 let parsed = http::parse_response(&fetch.response)
-                    .with_context(|| format!("GET {}: parsing {} bytes", fetch.path, fetch.response.len()));
+                    .with_context(|| format!("bad response ({} bytes)", fetch.response.len()));
                 return fetch.finish(lp, parsed);
             }
             Ok(n) => {
                 fetch.response.extend_from_slice(&chunk[..n]);
                 if fetch.response.len() > MAX_RESPONSE {
-                    let e = anyhow!("GET {}: response larger than {MAX_RESPONSE} bytes", fetch.path);
+                    let e = anyhow!("response larger than {MAX_RESPONSE} bytes");
                     return fetch.finish(lp, Err(e));
                 }
             }
@@ -202,7 +203,7 @@ fn readable(lp: &mut EventLoop, mut fetch: Fetch) {
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                let context = format!("GET {}: reading the response", fetch.path);
+                let context = "reading the response";
                 return fetch.finish(lp, Err(anyhow!(e).context(context)));
             }
         }
@@ -240,7 +241,7 @@ pub fn crawl_on(
         }
     }
     for path in missing {
-        results.push((path.clone(), Err(anyhow!("GET {path}: the loop ended before the request did"))));
+        results.push((path.clone(), Err(anyhow!("the loop ended before the request did"))));
     }
     Ok(results)
 }

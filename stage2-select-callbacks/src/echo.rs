@@ -15,14 +15,14 @@
 //!              below LOW_WATER: read again    <───┘   kernel buffers and block *it*, not us)
 //! ```
 //!
-//! What we read goes into the buffer; we send what the socket takes and wait for *writable*
-//! to send more. When the buffer passes [`HIGH_WATER`] we stop watching the client for
+//! What we read goes into the buffer (a [`WriteBuffer`], which stages 3 and 4 reuse); we send
+//! what the socket takes and wait for *writable* to send more. When the buffer passes [`HIGH_WATER`] we stop watching the client for
 //! *readable*: its bytes pile up in the kernel, TCP's window closes, and the client's own
 //! `write` waits. That slows the sender down to the pace of the reader, with bounded memory
 //! on our side, instead of blocking the loop or dropping bytes.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -31,8 +31,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
+use crate::buffer::WriteBuffer;
 use crate::event_loop::EventLoop;
-use crate::net::send_nosignal;
+use crate::net::{AcceptError, classify_accept_error};
 
 /// Stop reading from a client once this many of its bytes wait to be sent back.
 pub const HIGH_WATER: usize = 64 * 1024;
@@ -125,9 +126,8 @@ struct Conn {
     stream: TcpStream,
     fd: RawFd,
     peer: SocketAddr,
-    /// Bytes read from the client and not yet sent back: `buffer[sent..]`.
-    buffer: Vec<u8>,
-    sent: usize,
+    /// Bytes read from the client and not yet sent back, with the water marks.
+    out: WriteBuffer,
     /// The client sent EOF: flush what is buffered, then close.
     eof: bool,
     /// Is a reader callback registered? (False while paused by back-pressure or after EOF.)
@@ -141,37 +141,10 @@ struct Conn {
 type Shared = Rc<RefCell<Conn>>;
 
 impl Conn {
-    fn pending(&self) -> usize {
-        self.buffer.len() - self.sent
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        // Move the unsent tail to the front first, so the buffer does not grow forever.
-        if self.sent > 0 {
-            self.buffer.drain(..self.sent);
-            self.sent = 0;
-        }
-        self.buffer.extend_from_slice(bytes);
-    }
-
-    /// Sends what the socket takes right now. Ok even if some bytes remain.
+    /// Sends what the socket takes right now (Ok even if some bytes remain), and counts it.
     fn flush(&mut self) -> io::Result<()> {
-        while self.sent < self.buffer.len() {
-            match send_nosignal(&self.stream, &self.buffer[self.sent..]) {
-                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
-                Ok(n) => {
-                    self.sent += n;
-                    self.server.stats.count(&self.server.stats.bytes_echoed, n as u64);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        if self.sent == self.buffer.len() {
-            self.buffer.clear();
-            self.sent = 0;
-        }
+        let sent = self.out.send_to(&self.stream)?;
+        self.server.stats.count(&self.server.stats.bytes_echoed, sent as u64);
         Ok(())
     }
 }
@@ -204,43 +177,40 @@ fn on_acceptable(lp: &mut EventLoop, server: &Rc<Server>) {
     loop {
         match server.listener.accept() {
             Ok((stream, peer)) => start_connection(lp, server, stream, peer),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-            // A client that gave up while queued, or a signal: just take the next one.
-            Err(e) if matches!(e.kind(), ErrorKind::ConnectionAborted | ErrorKind::Interrupted) => continue,
-            Err(e) if out_of_descriptors(&e) => {
-                // Level-triggered: the pending connection stays "readable", so retrying now
-                // would spin at 100% CPU. Stop watching the listener until one of our
-                // connections closes and gives a descriptor back.
-                if server.open.get() == 0 {
-                    // None of ours to wait for (someone else holds the fds): keep trying.
-                    eprintln!("stage2-echo: accept: {e} (and no connection of ours to wait for)");
+            Err(e) => match classify_accept_error(&e) {
+                AcceptError::Drained => return,
+                AcceptError::TryNext => continue,
+                AcceptError::OutOfDescriptors => return pause_accepting(lp, server, &e),
+                AcceptError::Other => {
+                    eprintln!("stage2-echo: accept: {e}");
                     return;
                 }
-                if server.stats.accept_pauses() == 0 {
-                    // Once: under a flood this would repeat for every connection that closes.
-                    eprintln!(
-                        "stage2-echo: accept: {e}; not accepting until a connection closes \
-                         (this happens each time we run out; logged only once)"
-                    );
-                }
-                crate::trace!("echo: out of descriptors, listener paused");
-                server.stats.count(&server.stats.accept_pauses, 1);
-                server.accepting.set(false);
-                if let Err(e) = lp.unregister_reader(server.listener.as_raw_fd()) {
-                    eprintln!("stage2-echo: cannot pause the listener: {e}");
-                }
-                return;
-            }
-            Err(e) => {
-                eprintln!("stage2-echo: accept: {e}");
-                return;
-            }
+            },
         }
     }
 }
 
-fn out_of_descriptors(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+/// Out of descriptors: stop watching the listener until one of our connections closes
+/// ([`close`] starts it again), instead of spinning on a listener that stays readable.
+fn pause_accepting(lp: &mut EventLoop, server: &Rc<Server>, e: &io::Error) {
+    if server.open.get() == 0 {
+        // None of ours to wait for (someone else holds the fds): keep trying.
+        eprintln!("stage2-echo: accept: {e} (and no connection of ours to wait for)");
+        return;
+    }
+    if server.stats.accept_pauses() == 0 {
+        // Once: under a flood this would repeat for every connection that closes.
+        eprintln!(
+            "stage2-echo: accept: {e}; not accepting until a connection closes \
+             (this happens each time we run out; logged only once)"
+        );
+    }
+    crate::trace!("echo: out of descriptors, listener paused");
+    server.stats.count(&server.stats.accept_pauses, 1);
+    server.accepting.set(false);
+    if let Err(e) = lp.unregister_reader(server.listener.as_raw_fd()) {
+        eprintln!("stage2-echo: cannot pause the listener: {e}");
+    }
 }
 
 fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -254,8 +224,7 @@ fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, 
         stream,
         fd,
         peer,
-        buffer: Vec::new(),
-        sent: 0,
+        out: WriteBuffer::with_water_marks(HIGH_WATER, LOW_WATER),
         eof: false,
         reading: true,
         writing: false,
@@ -276,29 +245,25 @@ fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, 
 /// Readable: read while the buffer has room, send what the socket takes, then decide what
 /// to wait for next.
 fn on_readable(lp: &mut EventLoop, shared: &Shared) {
-    let mut conn = shared.borrow_mut();
-    let mut chunk = [0u8; READ_CHUNK];
+    let mut guard = shared.borrow_mut();
+    let conn = &mut *guard; // borrow the buffer and the stream separately
     // Stop at WouldBlock (nothing more for now), EOF, or a full buffer (back-pressure).
-    while conn.pending() < HIGH_WATER {
-        match (&conn.stream).read(&mut chunk) {
+    while conn.out.pending() < HIGH_WATER {
+        match conn.out.read_from(&conn.stream, READ_CHUNK) {
             Ok(0) => {
-                crate::trace!("echo: {} sent EOF, {} bytes left to send", conn.peer, conn.pending());
+                crate::trace!("echo: {} sent EOF, {} bytes left to send", conn.peer, conn.out.pending());
                 conn.eof = true;
                 break;
             }
-            Ok(n) => {
-                conn.push(&chunk[..n]);
-                conn.server.stats.note_buffered(conn.pending());
-            }
+            Ok(_) => conn.server.stats.note_buffered(conn.out.pending()),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return close(lp, &mut conn, Some(e)),
+            Err(e) => return close(lp, conn, Some(e)),
         }
     }
     if let Err(e) = conn.flush() {
-        return close(lp, &mut conn, Some(e));
+        return close(lp, conn, Some(e));
     }
-    settle(lp, shared, &mut conn);
+    settle(lp, shared, conn);
 }
 
 /// Writable: send more of the buffer, then decide what to wait for next.
@@ -314,14 +279,12 @@ fn on_writable(lp: &mut EventLoop, shared: &Shared) {
 // ANCHOR: settle
 /// Makes the registered callbacks match the connection's state: the heart of back-pressure.
 fn settle(lp: &mut EventLoop, shared: &Shared, conn: &mut Conn) {
-    let pending = conn.pending();
+    let pending = conn.out.pending();
     if conn.eof && pending == 0 {
         return close(lp, conn, None); // everything the client sent went back: done
     }
-    // Two thresholds, not one: pausing at 64 KiB and resuming at 16 KiB means a paused client
-    // is resumed once per 48 KiB drained, not once per byte.
-    let limit = if conn.reading { HIGH_WATER } else { LOW_WATER };
-    let want_read = !conn.eof && pending < limit;
+    // The buffer's water marks decide: stop reading at HIGH_WATER, read again below LOW_WATER.
+    let want_read = !conn.eof && conn.out.has_room();
     let want_write = pending > 0;
     let fd = conn.fd;
 

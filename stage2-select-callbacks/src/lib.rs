@@ -10,10 +10,12 @@
 //! * [`event_loop`]: the `EventLoop` that runs a callback when its fd is ready.
 //! * [`crawler`]: seed 003's callback crawler, every request at once on one thread.
 //! * [`echo`]: a callback echo server with per-connection write buffers and back-pressure.
+//! * [`buffer`]: [`buffer::WriteBuffer`], the pending output and water marks every echo server uses.
 //! * [`net`]: non-blocking connect and its `SO_ERROR` check; `send` without `SIGPIPE`.
 //! * [`sys`]: the only `unsafe` code, thin syscall wrappers.
 //! * [`trace`](mod@trace): `TRACE=1` prints what the loop decides.
 
+pub mod buffer;
 pub mod crawler;
 pub mod echo;
 pub mod event_loop;

@@ -60,3 +60,32 @@ pub fn send_nosignal(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     socket2::SockRef::from(stream).send_with_flags(bytes, flags)
 }
 // ANCHOR_END: send_nosignal
+
+// ANCHOR: accept_error
+/// What a non-blocking accept loop does after `accept` failed (see [`classify_accept_error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// `WouldBlock`: the queue is empty. Wait for the listener to be readable again.
+    Drained,
+    /// A client that gave up while queued (`ECONNABORTED`), or a signal (`EINTR`): accept the
+    /// next one at once.
+    TryNext,
+    /// Out of file descriptors or memory. The connection that could not be accepted stays
+    /// queued, so the listener stays *readable*: waiting for readable again would wake at once,
+    /// forever, at 100% CPU. Stop watching the listener until one of our connections closes
+    /// and gives a descriptor back.
+    OutOfDescriptors,
+    /// Anything else: say so, and wait for the listener to be readable again.
+    Other,
+}
+
+/// Sorts an `accept` error into what the accept loop should do about it.
+pub fn classify_accept_error(err: &io::Error) -> AcceptError {
+    match err.kind() {
+        io::ErrorKind::WouldBlock => AcceptError::Drained,
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted => AcceptError::TryNext,
+        _ if stage1_blocking::net::out_of_descriptors(err) => AcceptError::OutOfDescriptors,
+        _ => AcceptError::Other,
+    }
+}
+// ANCHOR_END: accept_error

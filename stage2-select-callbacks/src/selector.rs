@@ -153,6 +153,14 @@ pub enum Backend {
 }
 // ANCHOR_END: types
 
+impl Backend {
+    /// Every backend this system has: epoll and poll on Linux, poll elsewhere. Tests loop over
+    /// it, because the point of the `Selector` is that callers cannot tell them apart.
+    pub fn available() -> Vec<Backend> {
+        if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] }
+    }
+}
+
 /// Waits for readiness on many descriptors at once. See the [module docs](self).
 #[derive(Debug)]
 pub struct Selector {

@@ -13,9 +13,10 @@ use stage2_select_callbacks::event_loop::EventLoop;
 use stage2_select_callbacks::selector::{Backend, Selector};
 
 fn loops() -> Vec<EventLoop> {
-    let backends =
-        if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] };
-    backends.into_iter().map(|b| EventLoop::with_selector(Selector::with_backend(b).unwrap())).collect()
+    Backend::available()
+        .into_iter()
+        .map(|b| EventLoop::with_selector(Selector::with_backend(b).unwrap()))
+        .collect()
 }
 
 fn paths(n: usize) -> Vec<String> {

@@ -8,29 +8,21 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
 use socket2::{Domain, Protocol, Socket, Type};
+use stage1_blocking::testkit::{self, EchoLoad};
 use stage2_select_callbacks::echo::{EchoServer, HIGH_WATER, READ_CHUNK};
 
 fn start() -> EchoServer {
     EchoServer::start(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap()
 }
 
-/// Bytes that differ per client and do not repeat every 256, so a misplaced chunk shows.
+/// Different bytes for every client (stage 1's test kit), so a misplaced chunk shows.
 fn pattern(client: usize, len: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i + client * 13) % 251) as u8).collect()
+    testkit::payload(client as u64, len)
 }
 
 /// Sends `payload` from a second thread while this one reads the echo to EOF.
 fn echo_roundtrip(addr: SocketAddr, payload: Vec<u8>) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let sender = thread::spawn(move || {
-        writer.write_all(&payload).unwrap();
-        writer.shutdown(Shutdown::Write).unwrap();
-    });
-    let mut echoed = Vec::new();
-    stream.read_to_end(&mut echoed).unwrap();
-    sender.join().unwrap();
-    echoed
+    testkit::echo_round_trip(addr, payload, 64 * 1024).unwrap()
 }
 
 #[test]
@@ -46,23 +38,14 @@ fn echoes_one_mebibyte_exactly() {
 }
 
 #[test]
-fn serves_several_clients_at_once() {
+fn serves_several_clients_at_once_with_a_slow_reader() {
+    // The course's echo exam (stage 1's testkit): 8 clients at once plus one that reads
+    // nothing until they are done, every byte checked.
     let server = start();
-    let addr = server.addr();
-    let clients: Vec<_> = (0..8)
-        .map(|c| {
-            thread::spawn(move || {
-                let payload = pattern(c, 256 * 1024 + c * 1000);
-                let echoed = echo_roundtrip(addr, payload.clone());
-                assert!(echoed == payload, "client {c}: wrong bytes back");
-            })
-        })
-        .collect();
-    for client in clients {
-        client.join().unwrap();
-    }
-    server.stats().wait_until(|s| s.closed() == 8);
-    assert_eq!(server.stats().accepted(), 8);
+    let load = EchoLoad { clients: 8, bytes: 256 * 1024, slow_reader: true, small_buffers: false };
+    testkit::check_echo(server.addr(), &load).unwrap();
+    server.stats().wait_until(|s| s.closed() == 9);
+    assert_eq!(server.stats().accepted(), 9);
 }
 
 #[test]
@@ -163,19 +146,9 @@ fn client_that_closes_without_sending_is_just_closed() {
 
 #[test]
 fn eof_flushes_everything_before_closing() {
-    // Send a lot, close our write side at once, and only then start reading: everything
-    // buffered in the server must still come back before it closes.
+    // The client shuts down its sending side as soon as its last byte is written, while much
+    // of the echo is still buffered in the server: all of it must come back before the close.
     let server = start();
-    let mut stream = TcpStream::connect(server.addr()).unwrap();
     let payload = pattern(4, 200_000);
-    let mut writer = stream.try_clone().unwrap();
-    let to_send = payload.clone();
-    let sender = thread::spawn(move || {
-        writer.write_all(&to_send).unwrap();
-        writer.shutdown(Shutdown::Write).unwrap();
-    });
-    let mut echoed = Vec::new();
-    stream.read_to_end(&mut echoed).unwrap();
-    sender.join().unwrap();
-    assert!(echoed == payload);
+    assert!(echo_roundtrip(server.addr(), payload.clone()) == payload);
 }

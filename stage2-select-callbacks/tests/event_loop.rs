@@ -2,7 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
@@ -10,19 +10,15 @@ use stage2_select_callbacks::event_loop::EventLoop;
 use stage2_select_callbacks::selector::{Backend, Selector};
 
 fn loops() -> Vec<EventLoop> {
-    let backends =
-        if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] };
-    backends.into_iter().map(|b| EventLoop::with_selector(Selector::with_backend(b).unwrap())).collect()
+    Backend::available()
+        .into_iter()
+        .map(|b| EventLoop::with_selector(Selector::with_backend(b).unwrap()))
+        .collect()
 }
 
-/// A connected pair of non-blocking loopback TCP sockets.
+/// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    client.set_nonblocking(true).unwrap();
-    server.set_nonblocking(true).unwrap();
-    (client, server)
+    stage1_blocking::testkit::tcp_pair().unwrap()
 }
 
 /// Reads what is there until WouldBlock; returns true at EOF.

@@ -10,18 +10,9 @@ use std::time::Duration;
 
 use stage2_select_callbacks::selector::{Backend, Event, Events, Interest, Selector, Token};
 
-fn backends() -> Vec<Backend> {
-    if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] }
-}
-
-/// A connected pair of loopback TCP sockets, both non-blocking.
+/// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    client.set_nonblocking(true).unwrap();
-    server.set_nonblocking(true).unwrap();
-    (client, server)
+    stage1_blocking::testkit::tcp_pair().unwrap()
 }
 
 /// Waits (without a deadline: the event is certain to come) for the next batch of events.
@@ -39,7 +30,7 @@ fn select_now(selector: &mut Selector) -> Vec<Event> {
 
 #[test]
 fn readable_when_data_arrives() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (mut client, mut server) = tcp_pair();
         selector.register(server.as_raw_fd(), Token(7), Interest::READABLE).unwrap();
@@ -59,7 +50,7 @@ fn readable_when_data_arrives() {
 
 #[test]
 fn writable_at_once_on_a_fresh_socket() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (client, _server) = tcp_pair();
         selector.register(client.as_raw_fd(), Token(1), Interest::WRITABLE).unwrap();
@@ -71,7 +62,7 @@ fn writable_at_once_on_a_fresh_socket() {
 
 #[test]
 fn level_triggered_reports_again_until_drained() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (mut client, mut server) = tcp_pair();
         selector.register(server.as_raw_fd(), Token(3), Interest::READABLE).unwrap();
@@ -87,7 +78,7 @@ fn level_triggered_reports_again_until_drained() {
 
 #[test]
 fn reregister_changes_interest_and_token() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (client, _server) = tcp_pair();
         let fd = client.as_raw_fd();
@@ -102,7 +93,7 @@ fn reregister_changes_interest_and_token() {
 
 #[test]
 fn deregister_stops_events() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (mut client, server) = tcp_pair();
         let (other_client, _other_server) = tcp_pair();
@@ -120,7 +111,7 @@ fn deregister_stops_events() {
 
 #[test]
 fn timeout_with_no_events_returns_empty() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (_client, server) = tcp_pair();
         selector.register(server.as_raw_fd(), Token(1), Interest::READABLE).unwrap();
@@ -132,7 +123,7 @@ fn timeout_with_no_events_returns_empty() {
 
 #[test]
 fn peer_close_reports_readable_then_eof() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (client, mut server) = tcp_pair();
         selector.register(server.as_raw_fd(), Token(9), Interest::READABLE).unwrap();
@@ -147,7 +138,7 @@ fn peer_close_reports_readable_then_eof() {
 
 #[test]
 fn half_close_is_seen_by_a_reader() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (client, server) = tcp_pair();
         selector.register(server.as_raw_fd(), Token(4), Interest::READABLE).unwrap();
@@ -161,7 +152,7 @@ fn half_close_is_seen_by_a_reader() {
 
 #[test]
 fn registering_twice_is_an_error() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let (client, _server) = tcp_pair();
         selector.register(client.as_raw_fd(), Token(1), Interest::READABLE).unwrap();
@@ -172,7 +163,7 @@ fn registering_twice_is_an_error() {
 
 #[test]
 fn events_capacity_bounds_one_select_and_the_rest_come_next() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let mut selector = Selector::with_backend(backend).unwrap();
         let pairs: Vec<_> = (0..5).map(|_| tcp_pair()).collect();
         for (i, (client, _)) in pairs.iter().enumerate() {
@@ -232,7 +223,7 @@ fn poll_backend_refuses_edge_triggered() {
 #[test]
 fn nonblocking_connect_to_a_closed_port_reports_refused() {
     use stage2_select_callbacks::net::{connect_nonblocking, take_connect_error};
-    for backend in backends() {
+    for backend in Backend::available() {
         // Bind then drop a listener: its port is now (almost certainly) closed.
         let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let mut selector = Selector::with_backend(backend).unwrap();
@@ -248,7 +239,7 @@ fn nonblocking_connect_to_a_closed_port_reports_refused() {
 #[test]
 fn nonblocking_connect_succeeds_after_writable() {
     use stage2_select_callbacks::net::{connect_nonblocking, take_connect_error};
-    for backend in backends() {
+    for backend in Backend::available() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut selector = Selector::with_backend(backend).unwrap();
         let stream = connect_nonblocking(listener.local_addr().unwrap()).unwrap();
