@@ -7,10 +7,11 @@
 //! *writable* to send it. The buffer must also be *bounded*, or a client that sends a lot and
 //! never reads makes the server buffer everything: when it holds [`BUFFER_LIMIT`] bytes the
 //! connection stops asking to read, the kernel's receive buffer fills, TCP's window closes, and
-//! the client's own writes block. That chain is called back-pressure.
+//! the client's own writes block. That chain is called back-pressure. The buffer is stage 2's
+//! [`WriteBuffer`]; what is new here is only *how* the connection waits: on futures.
 
-use std::cell::RefCell;
-use std::io::{self, Read, Write};
+use std::cell::{Cell, RefCell};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -18,6 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::anyhow;
+use stage2_select_callbacks::buffer::WriteBuffer;
+use stage2_select_callbacks::net::{AcceptError, classify_accept_error};
 use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
 
@@ -68,6 +71,12 @@ impl EchoServer {
         Arc::clone(&self.stats)
     }
 
+    /// The non-blocking listener and the counters, for a server that runs them its own way
+    /// (stage 4's runs them with tasks).
+    pub fn into_parts(self) -> (TcpListener, Arc<EchoStats>) {
+        (self.listener, self.stats)
+    }
+
     // ANCHOR: run
     /// Serves until the listener fails (it normally never returns).
     pub fn run(self) -> anyhow::Result<()> {
@@ -85,6 +94,7 @@ impl EchoServer {
             listener: self.listener,
             stats: self.stats,
             stopped: stopped.clone(),
+            paused: Cell::new(false),
         });
         server.accept_soon();
         lp.run_until_complete(&stopped)
@@ -97,6 +107,8 @@ struct Listening {
     listener: TcpListener,
     stats: Arc<EchoStats>,
     stopped: Future<()>,
+    /// Out of file descriptors: not waiting on the listener until a connection closes.
+    paused: Cell<bool>,
 }
 
 // ANCHOR: accept
@@ -122,24 +134,42 @@ impl Listening {
                     }
                     trace!("echo: accepted {peer} as fd {}", stream.as_raw_fd());
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    Connection::start(&self.lp, stream, Arc::clone(&self.stats));
+                    Connection::start(&self, stream);
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                // A client that gave up while queued, or a signal: try the next one.
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(err) => {
-                    // Typically EMFILE (out of fds): keep serving the connections we have and
-                    // try again on the next readiness report.
-                    trace!("echo: accept failed: {err}");
-                    break;
-                }
+                Err(err) => match classify_accept_error(&err) {
+                    AcceptError::Drained => break,
+                    AcceptError::TryNext => {}
+                    AcceptError::OutOfDescriptors if self.open() > 0 => {
+                        // Waiting for readable again would wake at once (the connection is
+                        // still queued): wait for one of ours to close instead (see `resume`).
+                        trace!("echo: accept failed: {err}; paused until a connection closes");
+                        self.paused.set(true);
+                        return;
+                    }
+                    AcceptError::OutOfDescriptors | AcceptError::Other => {
+                        trace!("echo: accept failed: {err}");
+                        break;
+                    }
+                },
             }
         }
         self.accept_soon();
+    }
+
+    /// Connections accepted and not yet closed.
+    fn open(&self) -> usize {
+        let closed = self.stats.closed.load(Ordering::Relaxed);
+        self.stats.accepted.load(Ordering::Relaxed).saturating_sub(closed)
+    }
+
+    /// A connection closed: if accepting was paused for lack of descriptors, start again.
+    fn resume(self: &Rc<Self>) {
+        if self.paused.replace(false) {
+            trace!("echo: a connection closed, accepting again");
+            let this = Rc::clone(self);
+            // On the next turn: by then the closing connection's socket is really closed.
+            self.lp.call_soon(move || this.accept_soon());
+        }
     }
 }
 // ANCHOR_END: accept
@@ -149,10 +179,11 @@ impl Listening {
 /// at the same time: "readable" (when the buffer has room) and "writable" (when it holds bytes).
 struct Connection {
     lp: EventLoop,
+    /// The listening side, told when this connection closes (it may be waiting for that).
+    server: Rc<Listening>,
     stream: TcpStream,
-    /// Bytes read and not yet written back: `buffer[start..]`.
-    buffer: Vec<u8>,
-    start: usize,
+    /// Bytes read and not yet written back; no reading while it holds [`BUFFER_LIMIT`].
+    out: WriteBuffer,
     /// The client shut down its writing side; echo what is left, then close ours.
     eof: bool,
     /// The futures we wait on, so a fatal error can cancel the other one.
@@ -163,23 +194,20 @@ struct Connection {
 }
 
 impl Connection {
-    fn start(lp: &EventLoop, stream: TcpStream, stats: Arc<EchoStats>) {
+    fn start(server: &Rc<Listening>, stream: TcpStream) {
         let conn = Connection {
-            lp: lp.clone(),
+            lp: server.lp.clone(),
+            server: Rc::clone(server),
             stream,
-            buffer: Vec::with_capacity(BUFFER_LIMIT),
-            start: 0,
+            // One limit, no hysteresis: read again as soon as there is room.
+            out: WriteBuffer::with_water_marks(BUFFER_LIMIT, BUFFER_LIMIT),
             eof: false,
             reading: None,
             writing: None,
             closed: false,
-            stats,
+            stats: Arc::clone(&server.stats),
         };
         Connection::pump(&Rc::new(RefCell::new(conn)));
-    }
-
-    fn pending(&self) -> usize {
-        self.buffer.len() - self.start
     }
 
     /// Decides what to wait for next. This is where back-pressure lives: no room, no reading.
@@ -188,20 +216,20 @@ impl Connection {
         if conn.closed {
             return;
         }
-        if conn.eof && conn.pending() == 0 {
+        if conn.eof && conn.out.is_empty() {
             // Everything echoed: tell the client we are done too. The socket closes when the
             // last callback holding this connection is dropped.
             let _ = conn.stream.shutdown(Shutdown::Write);
             return conn.close("done");
         }
         let fd = conn.stream.as_raw_fd();
-        if !conn.eof && conn.pending() < BUFFER_LIMIT && conn.reading.is_none() {
+        if !conn.eof && conn.out.has_room() && conn.reading.is_none() {
             let ready = conn.lp.wait_readable(fd);
             conn.reading = Some(ready.clone());
             let this = Rc::clone(this);
             ready.add_done_callback(move |ready| Connection::on_readable(&this, ready));
         }
-        if conn.pending() > 0 && conn.writing.is_none() {
+        if !conn.out.is_empty() && conn.writing.is_none() {
             let ready = conn.lp.wait_writable(fd);
             conn.writing = Some(ready.clone());
             let this = Rc::clone(this);
@@ -243,53 +271,24 @@ impl Connection {
 
     /// One `read` into the free room of the buffer (never past [`BUFFER_LIMIT`]).
     fn read_some(&mut self) -> io::Result<()> {
-        if self.start > 0 {
-            // Slide the unsent bytes to the front so the free room is contiguous.
-            self.buffer.drain(..self.start);
-            self.start = 0;
+        let room = BUFFER_LIMIT.saturating_sub(self.out.pending());
+        if room == 0 {
+            return Ok(()); // full: a zero-byte read would return 0, which looks like EOF
         }
-        let used = self.buffer.len();
-        self.buffer.resize(BUFFER_LIMIT, 0);
-        let result = loop {
-            match self.stream.read(&mut self.buffer[used..]) {
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        let n = match result {
-            Ok(0) => {
-                self.eof = true;
-                0
-            }
-            Ok(n) => n,
+        match self.out.read_from(&self.stream, room) {
+            Ok(0) => self.eof = true,
+            Ok(_) => {}
             // Readiness was a hint, not a promise: nothing to read after all.
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(err) => {
-                self.buffer.truncate(used);
-                return Err(err);
-            }
-        };
-        self.buffer.truncate(used + n);
-        self.stats.peak_buffered.fetch_max(self.pending(), Ordering::Relaxed);
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
+        }
+        self.stats.peak_buffered.fetch_max(self.out.pending(), Ordering::Relaxed);
         Ok(())
     }
 
     /// Writes buffered bytes until the buffer is empty or the kernel says `WouldBlock`.
     fn write_some(&mut self) -> io::Result<()> {
-        while self.pending() > 0 {
-            match self.stream.write(&self.buffer[self.start..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.start += n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) => return Err(err),
-            }
-        }
-        if self.pending() == 0 {
-            self.buffer.clear();
-            self.start = 0;
-        }
-        Ok(())
+        self.out.send_to(&self.stream).map(drop)
     }
 
     /// Stops the connection: cancel whatever we still wait for, so the loop deregisters the fd
@@ -301,6 +300,7 @@ impl Connection {
         for waiting in [self.reading.take(), self.writing.take()].into_iter().flatten() {
             waiting.cancel();
         }
+        self.server.resume();
     }
 }
 // ANCHOR_END: connection

@@ -9,23 +9,18 @@ use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::crawler::{crawl, fetch};
 use stage3_futures::{EventLoop, FutureError};
 
-fn backends() -> Vec<Backend> {
-    if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] }
-}
-
 fn paths(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("/{i}")).collect()
 }
 
 /// An address on 127.0.0.1 where nothing listens: bind a port, then close it.
 fn refused_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+    stage1_blocking::testkit::refused_addr().unwrap()
 }
 
 fn crawl_all(config: DemoConfig, count: usize) {
     let server = DemoServer::start(config).unwrap();
-    for backend in backends() {
+    for backend in Backend::available() {
         let lp = EventLoop::with_selector(Selector::with_backend(backend).unwrap());
         let outcomes = crawl(&lp, server.addr(), &paths(count), |_| {}).unwrap();
         assert_eq!(outcomes.len(), count);
@@ -66,7 +61,7 @@ fn report_sees_every_outcome_once() {
 fn a_refused_connect_fails_only_its_own_request() {
     let server = DemoServer::start(DemoConfig::instant()).unwrap();
     let closed = refused_addr();
-    for backend in backends() {
+    for backend in Backend::available() {
         let lp = EventLoop::with_selector(Selector::with_backend(backend).unwrap());
         let good: Vec<_> = paths(4).iter().map(|p| (p.clone(), fetch(&lp, server.addr(), p))).collect();
         let refused = fetch(&lp, closed, "/1");

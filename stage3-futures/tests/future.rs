@@ -2,16 +2,12 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::{EventLoop, Future, FutureError};
-
-fn backends() -> Vec<Backend> {
-    if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] }
-}
 
 fn new_loop() -> EventLoop {
     EventLoop::new().unwrap()
@@ -165,19 +161,14 @@ fn run_until_complete_returns_the_value_or_says_it_can_never_finish() {
     assert!(err.to_string().contains("can never finish"), "{err}");
 }
 
-/// A connected pair of non-blocking loopback sockets.
+/// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    client.set_nonblocking(true).unwrap();
-    server.set_nonblocking(true).unwrap();
-    (client, server)
+    stage1_blocking::testkit::tcp_pair().unwrap()
 }
 
 #[test]
 fn wait_readable_resolves_when_bytes_arrive_on_both_backends() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let lp = EventLoop::with_selector(Selector::with_backend(backend).unwrap());
         let (mut client, server) = tcp_pair();
         let readable = lp.wait_readable(server.as_raw_fd());
@@ -207,7 +198,7 @@ fn a_second_reader_on_the_same_fd_gets_a_failed_future() {
 
 #[test]
 fn cancelling_a_wait_unregisters_the_fd() {
-    for backend in backends() {
+    for backend in Backend::available() {
         let lp = EventLoop::with_selector(Selector::with_backend(backend).unwrap());
         let (_client, server) = tcp_pair();
         let readable = lp.wait_readable(server.as_raw_fd());
