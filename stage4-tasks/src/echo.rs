@@ -1,15 +1,20 @@
 //! The echo server as coroutines: an accept loop that spawns one handler task per client
 //! (seed 001's `echo_server` and `client_handler`, each a `Task` here).
 
-use std::io::{self, Read, Write};
+use std::cell::RefCell;
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
+use stage2_select_callbacks::buffer::WriteBuffer;
+use stage2_select_callbacks::net::{AcceptError, classify_accept_error};
 use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
+use stage3_futures::Future;
 use stage3_futures::echo::EchoStats;
 
 use crate::coroutine::{AnyFuture, Coroutine, Sent, Step};
@@ -48,10 +53,9 @@ pub const CHUNK: usize = 16 * 1024;
 pub struct EchoHandler {
     scheduler: Scheduler,
     stream: TcpStream,
-    /// Lives across yields: bytes `sent..len` of it are still to be written.
-    buffer: Box<[u8; CHUNK]>,
-    len: usize,
-    sent: usize,
+    /// Lives across yields: what was read and is not written back yet (stage 2's buffer; no
+    /// water marks needed, since we only read into an empty one).
+    out: WriteBuffer,
     stats: Arc<EchoStats>,
     state: HandlerState,
 }
@@ -61,7 +65,7 @@ enum HandlerState {
     Start,
     /// Parked on "readable"; the buffer is empty.
     Reading,
-    /// Parked on "writable" with `buffer[sent..len]` still to write.
+    /// Parked on "writable" with bytes still in `out`.
     Writing,
     /// The client closed and everything was echoed (or an error ended it).
     Done,
@@ -74,9 +78,7 @@ impl EchoHandler {
         EchoHandler {
             scheduler: scheduler.clone(),
             stream,
-            buffer: Box::new([0; CHUNK]),
-            len: 0,
-            sent: 0,
+            out: WriteBuffer::new(),
             stats,
             state: HandlerState::Start,
         }
@@ -93,22 +95,16 @@ impl EchoHandler {
         Step::Complete(result)
     }
 
-    /// Writes `buffer[sent..len]`; parks on "writable" if the kernel takes only part of it.
+    /// Writes what `out` holds; parks on "writable" if the kernel takes only part of it.
     fn write_out(&mut self) -> Option<Step<anyhow::Result<()>>> {
-        while self.sent < self.len {
-            match self.stream.write(&self.buffer[self.sent..self.len]) {
-                Ok(0) => return Some(self.finish(Err(io::Error::from(io::ErrorKind::WriteZero).into()))),
-                Ok(n) => self.sent += n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.state = HandlerState::Writing;
-                    let fd = self.stream.as_raw_fd();
-                    return Some(Step::Yielded(AnyFuture::new(&self.scheduler.wait_writable(fd))));
-                }
-                Err(err) => return Some(self.finish(Err(anyhow!(err).context("echo: write")))),
-            }
+        if let Err(err) = self.out.send_to(&self.stream) {
+            return Some(self.finish(Err(anyhow!(err).context("echo: write"))));
         }
-        None
+        if self.out.is_empty() {
+            return None;
+        }
+        self.state = HandlerState::Writing;
+        Some(Step::Yielded(AnyFuture::new(&self.scheduler.wait_writable(self.stream.as_raw_fd()))))
     }
 }
 
@@ -125,21 +121,17 @@ impl Coroutine for EchoHandler {
             HandlerState::Start => self.wait_readable(),
             // Reading -> Reading (all echoed at once), -> Writing (partial write), -> Done (EOF).
             HandlerState::Reading => {
-                let n = loop {
-                    match self.stream.read(&mut self.buffer[..]) {
-                        Ok(n) => break n,
-                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                        // Spurious readiness: wait again.
-                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => return self.wait_readable(),
-                        Err(err) => return self.finish(Err(anyhow!(err).context("echo: read"))),
-                    }
+                let n = match self.out.read_from(&self.stream, CHUNK) {
+                    Ok(n) => n,
+                    // Spurious readiness: wait again.
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => return self.wait_readable(),
+                    Err(err) => return self.finish(Err(anyhow!(err).context("echo: read"))),
                 };
                 if n == 0 {
                     // The client is done sending and has everything back: close our side too.
                     let _ = self.stream.shutdown(Shutdown::Write);
                     return self.finish(Ok(()));
                 }
-                (self.len, self.sent) = (n, 0);
                 self.stats.peak_buffered.fetch_max(n, Ordering::Relaxed);
                 self.write_out().unwrap_or_else(|| self.wait_readable())
             }
@@ -167,20 +159,33 @@ pub struct AcceptLoop {
     scheduler: Scheduler,
     listener: TcpListener,
     stats: Arc<EchoStats>,
+    /// Set while out of file descriptors: the future the loop waits on instead of the
+    /// listener, resolved by the next handler task that ends (and so gives a descriptor back).
+    client_left: Rc<RefCell<Option<Future<()>>>>,
     state: AcceptState,
 }
 
 enum AcceptState {
     /// Created, not resumed yet.
     Start,
-    /// Parked on "the listener is readable" (a connection is queued).
+    /// Parked on "the listener is readable" (a connection is queued), or, when out of file
+    /// descriptors, on "a client left".
     Accepting,
 }
 
 impl AcceptLoop {
     /// An accept loop over a bound, non-blocking `listener`.
     pub fn new(scheduler: &Scheduler, listener: TcpListener, stats: Arc<EchoStats>) -> AcceptLoop {
-        AcceptLoop { scheduler: scheduler.clone(), listener, stats, state: AcceptState::Start }
+        let client_left = Rc::default();
+        AcceptLoop { scheduler: scheduler.clone(), listener, stats, client_left, state: AcceptState::Start }
+    }
+}
+
+impl AcceptLoop {
+    /// Clients accepted and not yet gone.
+    fn open(&self) -> usize {
+        let closed = self.stats.closed.load(Ordering::Relaxed);
+        self.stats.accepted.load(Ordering::Relaxed).saturating_sub(closed)
     }
 }
 
@@ -206,24 +211,35 @@ impl Coroutine for AcceptLoop {
                         // queued, and runs after this step has yielded.
                         let handler = EchoHandler::new(&self.scheduler, stream, Arc::clone(&self.stats));
                         let done = self.scheduler.spawn(format!("echo {peer}"), handler);
-                        // Nobody joins a handler: log its error, if any, when it ends.
+                        // Nobody joins a handler: log its error, if any, when it ends, and wake
+                        // the accept loop if it waits for a descriptor to come back.
+                        let client_left = Rc::clone(&self.client_left);
                         done.add_done_callback(move |done| {
                             if let Err(err) = done.outcome() {
                                 trace!("echo: {peer}: {err}");
                             }
+                            if let Some(waiting) = client_left.borrow_mut().take() {
+                                let _ = waiting.set_result(());
+                            }
                         });
                     }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(err)
-                        if matches!(
-                            err.kind(),
-                            io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
-                        ) => {}
-                    Err(err) => {
-                        // Out of fds, typically: keep the clients we have, retry on the next wake-up.
-                        trace!("echo: accept failed: {err}");
-                        break;
-                    }
+                    Err(err) => match classify_accept_error(&err) {
+                        AcceptError::Drained => break,
+                        AcceptError::TryNext => {}
+                        AcceptError::OutOfDescriptors if self.open() > 0 => {
+                            // Waiting for readable would wake at once (the connection is still
+                            // queued): wait for one of our clients to leave instead.
+                            trace!("echo: accept failed: {err}; waiting for a client to leave");
+                            let left = self.scheduler.event_loop().create_future("a client left");
+                            *self.client_left.borrow_mut() = Some(left.clone());
+                            self.state = AcceptState::Accepting;
+                            return Step::Yielded(AnyFuture::new(&left));
+                        }
+                        AcceptError::OutOfDescriptors | AcceptError::Other => {
+                            trace!("echo: accept failed: {err}");
+                            break;
+                        }
+                    },
                 }
             }
         }
@@ -240,33 +256,29 @@ impl Coroutine for AcceptLoop {
 }
 // ANCHOR_END: accept_loop
 
-/// A bound echo server (same API as stage 3's): bind on one thread, `run` on another.
+/// A bound echo server: stage 3's (same `bind`, address and counters), run by tasks.
 #[derive(Debug)]
-pub struct EchoServer {
-    listener: TcpListener,
-    stats: Arc<EchoStats>,
-}
+pub struct EchoServer(stage3_futures::echo::EchoServer);
 
 impl EchoServer {
     /// Binds `addr` (port 0 picks a free port) with stage 1's listener set-up.
     pub fn bind(addr: SocketAddr) -> io::Result<EchoServer> {
-        EchoServer::from_listener(stage1_blocking::net::bind_listener(addr)?)
+        stage3_futures::echo::EchoServer::bind(addr).map(EchoServer)
     }
 
     /// Serves on an already bound listener (made non-blocking here).
     pub fn from_listener(listener: TcpListener) -> io::Result<EchoServer> {
-        listener.set_nonblocking(true)?;
-        Ok(EchoServer { listener, stats: Arc::default() })
+        stage3_futures::echo::EchoServer::from_listener(listener).map(EchoServer)
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.0.local_addr()
     }
 
-    /// The server's counters (shared with stage 3's server type).
+    /// The server's counters (stage 3's type).
     pub fn stats(&self) -> Arc<EchoStats> {
-        Arc::clone(&self.stats)
+        self.0.stats()
     }
 
     /// Spawns the accept loop and runs the scheduler: normally forever.
@@ -276,8 +288,9 @@ impl EchoServer {
 
     /// [`EchoServer::run`] on the given selector (tests run both backends).
     pub fn run_with(self, selector: Selector) -> anyhow::Result<()> {
+        let (listener, stats) = self.0.into_parts();
         let scheduler = Scheduler::with_selector(selector);
-        let accept = scheduler.spawn("accept", AcceptLoop::new(&scheduler, self.listener, self.stats));
+        let accept = scheduler.spawn("accept", AcceptLoop::new(&scheduler, listener, stats));
         scheduler.run()?;
         accept.take_result().context("the accept loop stopped")
     }

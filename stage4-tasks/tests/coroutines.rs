@@ -29,14 +29,9 @@ fn wait(scheduler: &Scheduler, future: &AnyFuture) {
     }
 }
 
-/// A connected pair of non-blocking loopback sockets.
+/// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    client.set_nonblocking(true).unwrap();
-    server.set_nonblocking(true).unwrap();
-    (client, server)
+    stage1_blocking::testkit::tcp_pair().unwrap()
 }
 
 /// Reads one request head (up to the blank line) from a blocking stream. The client sends

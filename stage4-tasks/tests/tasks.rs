@@ -1,7 +1,7 @@
 //! Tasks and the scheduler: failures stay in their task, tasks spawn and join tasks, fib is
 //! right, the crawler fetches every page, a refused connect fails one request only.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use anyhow::anyhow;
 use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
@@ -10,10 +10,6 @@ use stage3_futures::{Future, FutureError};
 use stage4_tasks::fib::{Fib, fib_iterative};
 use stage4_tasks::get::{Get, crawl};
 use stage4_tasks::{AnyFuture, Coroutine, Scheduler, Sent, Step};
-
-fn backends() -> Vec<Backend> {
-    if cfg!(target_os = "linux") { vec![Backend::Epoll, Backend::Poll] } else { vec![Backend::Poll] }
-}
 
 /// Yields `turns` times, then fails.
 struct FailAfter {
@@ -141,7 +137,7 @@ fn paths(n: usize) -> Vec<String> {
 
 fn check_crawl(config: DemoConfig, count: usize) {
     let server = DemoServer::start(config).unwrap();
-    for backend in backends() {
+    for backend in Backend::available() {
         let scheduler = Scheduler::with_selector(Selector::with_backend(backend).unwrap());
         let outcomes = crawl(&scheduler, server.addr(), &paths(count), |_| {}).unwrap();
         assert_eq!(outcomes.len(), count);
@@ -166,14 +162,14 @@ fn the_crawler_fetches_every_page_when_the_server_trickles() {
 }
 
 fn refused_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    stage1_blocking::testkit::refused_addr().unwrap()
 }
 
 #[test]
 fn a_refused_connect_fails_only_that_request() {
     let server = DemoServer::start(DemoConfig::instant()).unwrap();
     let closed = refused_addr();
-    for backend in backends() {
+    for backend in Backend::available() {
         let scheduler = Scheduler::with_selector(Selector::with_backend(backend).unwrap());
         let good: Vec<_> = paths(4)
             .into_iter()
