@@ -492,6 +492,25 @@ pub fn describe_bind_error(addr: SocketAddr, err: &std::io::Error) -> String {
 }
 // ANCHOR_END: describe_bind_error
 
+// ANCHOR: listen_from_args
+/// The start of every echo server binary: a [`Cli`] with `--addr` (default `default_addr`),
+/// parsed (`--help`: exit 0, bad flag or address: exit 2), and a listener bound there
+/// ([`listen_or_exit`]: a port in use is one `error:` line, exit 1). Returns the listener and
+/// the address it really got (port 0 picks a free one).
+pub fn listen_from_args(
+    program: &str,
+    about: &str,
+    default_addr: SocketAddr,
+) -> (std::net::TcpListener, SocketAddr) {
+    let help = format!("address to listen on (default {default_addr})");
+    let args = Cli::new(program, about).option("--addr", "ADDR", &help).parse();
+    let addr = args.value_or("--addr", default_addr);
+    let listener = listen_or_exit(addr);
+    let bound = listener.local_addr().unwrap_or(addr);
+    (listener, bound)
+}
+// ANCHOR_END: listen_from_args
+
 /// Binds a listener for a server binary, or exits 1 with [`describe_bind_error`]'s line.
 pub fn listen_or_exit(addr: SocketAddr) -> std::net::TcpListener {
     match crate::net::bind_listener(addr) {

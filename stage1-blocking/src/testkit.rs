@@ -22,7 +22,11 @@
 //! test simply `unwrap`s. Blocking reads and writes carry [`SAFETY_TIMEOUT`]: a broken server
 //! makes a test *fail* with a timeout error instead of hanging forever. The timeout is a
 //! safety net, never a way to wait for something (tests in this course do not sleep).
+//!
+//! For crawlers, [`check_page`] holds a response to the demo server's exact bytes, and
+//! [`check_refused`] checks the error of a request to [`refused_addr`].
 
+use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -30,6 +34,8 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+
+use crate::http::Response;
 
 /// How long a blocking test socket waits for a read or a write before it gives up.
 pub const SAFETY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -273,6 +279,34 @@ pub fn same_bytes(who: &str, sent: &[u8], back: &[u8]) -> anyhow::Result<()> {
     )
 }
 
+// ANCHOR: check_page
+/// Ok if `result` is the demo server's page for `path`: status 200 and exactly the body
+/// [`expected_body`](crate::demo::expected_body) promises. Every stage's crawler tests use it.
+pub fn check_page<E: fmt::Display>(path: &str, result: &Result<Response, E>) -> anyhow::Result<()> {
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => bail!("GET {path}: {e:#}"),
+    };
+    if response.status != 200 {
+        bail!("GET {path}: status {} {}, expected 200 OK", response.status, response.reason);
+    }
+    let Some(expected) = crate::demo::expected_body(path) else {
+        bail!("GET {path}: the demo server has no such page");
+    };
+    same_bytes(&format!("GET {path}: body"), &expected, &response.body)
+}
+// ANCHOR_END: check_page
+
+/// Ok if `err` (or one of its causes) is an `io::Error` of kind `ConnectionRefused`: what a
+/// crawler must report for a port nobody listens on (see [`refused_addr`]).
+pub fn check_refused(err: &anyhow::Error) -> anyhow::Result<()> {
+    let refused = err
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == ErrorKind::ConnectionRefused);
+    if refused { Ok(()) } else { bail!("expected a refused connection, got: {err:#}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +326,21 @@ mod tests {
         assert_eq!(err, "client 3: 4 bytes back for 4 sent, first difference at byte 2");
         let err = same_bytes("c", b"abcd", b"ab").unwrap_err().to_string();
         assert!(err.ends_with("2 bytes back for 4 sent, first difference at byte 2"), "{err}");
+    }
+
+    #[test]
+    fn check_page_wants_the_exact_page() {
+        let page = |status: u16, body: &[u8]| -> Result<Response, String> {
+            Ok(Response { status, reason: "X".into(), headers: vec![], body: body.to_vec() })
+        };
+        let good = crate::demo::expected_body("/3").unwrap();
+        assert!(check_page("/3", &page(200, &good)).is_ok());
+        assert!(check_page("/4", &page(200, &good)).is_err(), "another page's body");
+        assert!(check_page("/3", &page(404, &good)).is_err());
+        assert!(check_page("/3", &Err::<Response, _>("refused")).is_err());
+        let refused = anyhow!(io::Error::from(ErrorKind::ConnectionRefused)).context("connecting");
+        assert!(check_refused(&refused).is_ok());
+        assert!(check_refused(&anyhow!("something else")).is_err());
     }
 
     #[test]
