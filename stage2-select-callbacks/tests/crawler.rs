@@ -2,12 +2,13 @@
 //! both selector backends.
 
 use std::cell::RefCell;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::thread;
 
-use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
+use stage1_blocking::demo::{DemoConfig, DemoServer};
+use stage1_blocking::testkit;
 use stage2_select_callbacks::crawler::{self, Outcome};
 use stage2_select_callbacks::event_loop::EventLoop;
 use stage2_select_callbacks::selector::{Backend, Selector};
@@ -29,9 +30,7 @@ fn assert_all_pages(results: &[(String, Outcome)], wanted: &[String], backend: B
     assert_eq!(results.len(), wanted.len(), "{backend:?}");
     for path in wanted {
         let (_, outcome) = results.iter().find(|(p, _)| p == path).expect("every path has a result");
-        let response = outcome.as_ref().unwrap_or_else(|e| panic!("{backend:?}: GET {path}: {e:#}"));
-        assert_eq!(response.status, 200, "{backend:?} {path}");
-        assert_eq!(response.body, expected_body(path).unwrap(), "{backend:?} {path}");
+        testkit::check_page(path, outcome).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
     }
 }
 
@@ -80,8 +79,7 @@ fn unknown_page_is_a_404_response_not_an_error() {
 #[test]
 fn refused_connect_is_an_error_for_that_request_only() {
     let server = DemoServer::start(DemoConfig::instant()).unwrap();
-    // Bind then drop a listener: nothing listens on that port any more.
-    let closed: SocketAddr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed: SocketAddr = testkit::refused_addr().unwrap();
     for mut lp in loops() {
         let backend = lp.backend();
         let outcomes: Rc<RefCell<Vec<(String, Outcome)>>> = Rc::default();
@@ -95,11 +93,9 @@ fn refused_connect_is_an_error_for_that_request_only() {
         for (path, outcome) in outcomes.iter() {
             if path == "/2" {
                 let err = outcome.as_ref().expect_err("nothing listens there");
-                let io = err.downcast_ref::<std::io::Error>().expect("the io::Error from SO_ERROR");
-                assert_eq!(io.kind(), ErrorKind::ConnectionRefused, "{backend:?}: {err:#}");
+                testkit::check_refused(err).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
             } else {
-                let response = outcome.as_ref().unwrap();
-                assert_eq!(response.body, expected_body(path).unwrap(), "{backend:?}");
+                testkit::check_page(path, outcome).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
             }
         }
     }
