@@ -187,27 +187,58 @@ pub fn crawl(
     paths: &[String],
     report: impl FnMut(&Outcome) + 'static,
 ) -> io::Result<Vec<Outcome>> {
+    let responses = paths.iter().map(|path| (path.clone(), fetch(lp, addr, path))).collect();
+    let gathered = gather(responses, report);
+    // "while n_jobs: select()": run until no callback is queued and no fd is watched.
+    lp.run()?;
+    Ok(gathered.outcomes())
+}
+// ANCHOR_END: crawl
+
+// ANCHOR: gather
+/// Outcomes being collected by [`gather`]; read them with [`Gathered::outcomes`] once the loop
+/// has run.
+#[derive(Debug)]
+pub struct Gathered {
+    paths: Vec<String>,
+    outcomes: Rc<RefCell<Vec<Option<Outcome>>>>,
+}
+
+/// asyncio's `gather`, for responses: attaches a done-callback to every `(path, future)` that
+/// hands its outcome to `report` as it completes (completion order) and keeps it, in the order
+/// given, for [`Gathered::outcomes`]. Nothing waits here: the caller runs the loop.
+///
+/// Stage 4's crawler gathers the futures of its tasks with it, exactly as this stage gathers
+/// the futures of its callback chains.
+pub fn gather(
+    responses: Vec<(String, Future<Response>)>,
+    report: impl FnMut(&Outcome) + 'static,
+) -> Gathered {
     let report = Rc::new(RefCell::new(report));
     let outcomes: Rc<RefCell<Vec<Option<Outcome>>>> = Rc::new(RefCell::new(Vec::new()));
-    outcomes.borrow_mut().resize_with(paths.len(), || None);
-    for (i, path) in paths.iter().enumerate() {
-        let response = fetch(lp, addr, path);
-        let (report, outcomes, path) = (Rc::clone(&report), Rc::clone(&outcomes), path.clone());
+    outcomes.borrow_mut().resize_with(responses.len(), || None);
+    let mut paths = Vec::with_capacity(responses.len());
+    for (i, (path, response)) in responses.into_iter().enumerate() {
+        paths.push(path.clone());
+        let (report, outcomes) = (Rc::clone(&report), Rc::clone(&outcomes));
         response.add_done_callback(move |response| {
             let outcome = Outcome { path, result: response.take_result() };
             (report.borrow_mut())(&outcome);
             outcomes.borrow_mut()[i] = Some(outcome);
         });
     }
-    // "while n_jobs: select()": run until no callback is queued and no fd is watched.
-    lp.run()?;
-    // An idle loop means every future is done and its callback ran; a None here would be a bug
-    // in the loop, reported as a pending request rather than a panic.
-    let outcomes = outcomes.take().into_iter().zip(paths);
-    Ok(outcomes
-        .map(|(o, path)| {
-            o.unwrap_or_else(|| Outcome { path: path.clone(), result: Err(FutureError::Pending) })
-        })
-        .collect())
+    Gathered { paths, outcomes }
 }
-// ANCHOR_END: crawl
+
+impl Gathered {
+    /// Every outcome, in the order the futures were given. Call it after the loop ran out of
+    /// work: then every future is done and its callback has run. A future that is somehow not
+    /// done is reported as [`FutureError::Pending`] rather than a panic.
+    pub fn outcomes(self) -> Vec<Outcome> {
+        let outcomes = self.outcomes.take().into_iter().zip(self.paths);
+        outcomes
+            .map(|(outcome, path)| outcome.unwrap_or(Outcome { path, result: Err(FutureError::Pending) }))
+            .collect()
+    }
+}
+// ANCHOR_END: gather

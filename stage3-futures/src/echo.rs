@@ -71,6 +71,18 @@ impl EchoServer {
         Arc::clone(&self.stats)
     }
 
+    /// Runs the server on a new thread with the given selector; returns its address. The
+    /// thread serves until the process exits (tests and benches start servers this way).
+    pub fn spawn(self, selector: Selector) -> io::Result<SocketAddr> {
+        let addr = self.local_addr()?;
+        std::thread::Builder::new().name("stage3-echo".into()).spawn(move || {
+            if let Err(err) = self.run_with(selector) {
+                eprintln!("stage3-echo: {err:#}");
+            }
+        })?;
+        Ok(addr)
+    }
+
     /// The non-blocking listener and the counters, for a server that runs them its own way
     /// (stage 4's runs them with tasks).
     pub fn into_parts(self) -> (TcpListener, Arc<EchoStats>) {

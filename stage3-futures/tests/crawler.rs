@@ -4,7 +4,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
 
-use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
+use stage1_blocking::demo::{DemoConfig, DemoServer};
+use stage1_blocking::testkit;
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::crawler::{crawl, fetch};
 use stage3_futures::{EventLoop, FutureError};
@@ -15,7 +16,7 @@ fn paths(n: usize) -> Vec<String> {
 
 /// An address on 127.0.0.1 where nothing listens: bind a port, then close it.
 fn refused_addr() -> SocketAddr {
-    stage1_blocking::testkit::refused_addr().unwrap()
+    testkit::refused_addr().unwrap()
 }
 
 fn crawl_all(config: DemoConfig, count: usize) {
@@ -26,9 +27,7 @@ fn crawl_all(config: DemoConfig, count: usize) {
         assert_eq!(outcomes.len(), count);
         for (outcome, path) in outcomes.iter().zip(paths(count)) {
             assert_eq!(outcome.path, path);
-            let response = outcome.result.as_ref().unwrap_or_else(|e| panic!("{backend:?} {path}: {e}"));
-            assert_eq!(response.status, 200, "{backend:?} {path}");
-            assert_eq!(response.body, expected_body(&path).unwrap(), "{backend:?} {path}");
+            testkit::check_page(&path, &outcome.result).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
         }
         assert!(!lp.has_work(), "{backend:?}: the loop is idle after the crawl");
     }
@@ -67,14 +66,11 @@ fn a_refused_connect_fails_only_its_own_request() {
         let refused = fetch(&lp, closed, "/1");
         lp.run().unwrap();
         match refused.take_result() {
-            Err(FutureError::Failed(err)) => {
-                let io = err.downcast_ref::<std::io::Error>().expect("an io::Error inside");
-                assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused, "{backend:?}: {err:#}");
-            }
+            Err(FutureError::Failed(err)) => testkit::check_refused(&err).unwrap(),
             other => panic!("{backend:?}: expected a refused connect, got {other:?}"),
         }
         for (path, fut) in good {
-            assert_eq!(fut.take_result().unwrap().body, expected_body(&path).unwrap(), "{backend:?}");
+            testkit::check_page(&path, &fut.take_result()).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
         }
     }
 }
