@@ -24,17 +24,14 @@
 //! Each `.await` is a place where the function stops and later goes on, so each becomes a
 //! variant of the state enum, holding the local variables that are still needed after it.
 
-use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
 
 use anyhow::{Context, anyhow};
 use stage1_blocking::http::{self, Response};
 use stage2_select_callbacks::net::{connect_nonblocking, take_connect_error};
-use stage3_futures::crawler::Outcome;
-use stage3_futures::{Future, FutureError};
+use stage3_futures::crawler::{Outcome, gather};
 
 use crate::coroutine::{AnyFuture, Coroutine, Sent, Step};
 use crate::scheduler::Scheduler;
@@ -279,32 +276,20 @@ fn resumed_after_done() -> io::Error {
 
 // ANCHOR: crawl
 /// Spawns one `Get` task per path, runs the scheduler until all are done, and returns the
-/// outcomes in the order of `paths`; `report` sees each as it completes.
+/// outcomes in the order of `paths`; `report` sees each as it completes. The collecting is
+/// stage 3's [`gather`]: a task's result is a stage 3 future like any other.
 pub fn crawl(
     scheduler: &Scheduler,
     addr: SocketAddr,
     paths: &[String],
     report: impl FnMut(&Outcome) + 'static,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let report = Rc::new(RefCell::new(report));
-    let outcomes: Rc<RefCell<Vec<Option<Outcome>>>> = Rc::new(RefCell::new(Vec::new()));
-    outcomes.borrow_mut().resize_with(paths.len(), || None);
-    for (i, path) in paths.iter().enumerate() {
-        let result: Future<Response> =
-            scheduler.spawn(format!("GET {path}"), Get::new(scheduler, addr, path));
-        let (report, outcomes, path) = (Rc::clone(&report), Rc::clone(&outcomes), path.clone());
-        result.add_done_callback(move |result| {
-            let outcome = Outcome { path, result: result.take_result() };
-            (report.borrow_mut())(&outcome);
-            outcomes.borrow_mut()[i] = Some(outcome);
-        });
-    }
+    let responses = paths
+        .iter()
+        .map(|path| (path.clone(), scheduler.spawn(format!("GET {path}"), Get::new(scheduler, addr, path))))
+        .collect();
+    let gathered = gather(responses, report);
     scheduler.run().context("running the crawl")?;
-    let outcomes = outcomes.take().into_iter().zip(paths);
-    Ok(outcomes
-        .map(|(o, path)| {
-            o.unwrap_or_else(|| Outcome { path: path.clone(), result: Err(FutureError::Pending) })
-        })
-        .collect())
+    Ok(gathered.outcomes())
 }
 // ANCHOR_END: crawl

@@ -5,20 +5,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::thread;
 
 use stage1_blocking::testkit::{self, EchoLoad};
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::echo::EchoStats;
 use stage4_tasks::echo::{CHUNK, EchoServer};
 
-/// Starts a server on a background thread. The thread lives as long as the test process.
+/// Starts a server on a background thread (it lives as long as the test process).
 fn start_server(backend: Backend) -> (SocketAddr, Arc<EchoStats>) {
     let server = EchoServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let (addr, stats) = (server.local_addr().unwrap(), server.stats());
-    let selector = Selector::with_backend(backend).unwrap();
-    thread::spawn(move || server.run_with(selector));
-    (addr, stats)
+    let stats = server.stats();
+    (server.spawn(Selector::with_backend(backend).unwrap()).unwrap(), stats)
 }
 
 #[test]

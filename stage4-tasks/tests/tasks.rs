@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use anyhow::anyhow;
-use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
+use stage1_blocking::demo::{DemoConfig, DemoServer};
+use stage1_blocking::testkit;
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::{Future, FutureError};
 use stage4_tasks::fib::{Fib, fib_iterative};
@@ -143,8 +144,7 @@ fn check_crawl(config: DemoConfig, count: usize) {
         assert_eq!(outcomes.len(), count);
         for (outcome, path) in outcomes.iter().zip(paths(count)) {
             assert_eq!(outcome.path, path);
-            let response = outcome.result.as_ref().unwrap_or_else(|e| panic!("{backend:?} {path}: {e}"));
-            assert_eq!(response.body, expected_body(&path).unwrap(), "{backend:?} {path}");
+            testkit::check_page(&path, &outcome.result).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
         }
         assert_eq!(scheduler.alive(), 0);
         assert_eq!(scheduler.event_loop().watched(), 0, "{backend:?}: no fd left registered");
@@ -162,7 +162,7 @@ fn the_crawler_fetches_every_page_when_the_server_trickles() {
 }
 
 fn refused_addr() -> SocketAddr {
-    stage1_blocking::testkit::refused_addr().unwrap()
+    testkit::refused_addr().unwrap()
 }
 
 #[test]
@@ -181,14 +181,11 @@ fn a_refused_connect_fails_only_that_request() {
         let refused = scheduler.spawn("refused", Get::new(&scheduler, closed, "/1"));
         scheduler.run().unwrap();
         match refused.take_result() {
-            Err(FutureError::Failed(err)) => {
-                let io = err.downcast_ref::<std::io::Error>().expect("an io::Error inside");
-                assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused, "{backend:?}: {err:#}");
-            }
+            Err(FutureError::Failed(err)) => testkit::check_refused(&err).unwrap(),
             other => panic!("{backend:?}: expected a refused connect, got {other:?}"),
         }
         for (path, fut) in good {
-            assert_eq!(fut.take_result().unwrap().body, expected_body(&path).unwrap(), "{backend:?}");
+            testkit::check_page(&path, &fut.take_result()).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
         }
     }
 }
