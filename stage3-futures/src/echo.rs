@@ -41,6 +41,18 @@ pub struct EchoStats {
     pub peak_buffered: AtomicUsize,
 }
 
+impl EchoStats {
+    /// After a run: Ok if exactly `accepted` connections were accepted and no connection ever
+    /// held more than `limit` bytes (and some did hold bytes: the buffer was used at all).
+    /// Stage 4's server keeps these same counters and is checked the same way.
+    pub fn check(&self, accepted: usize, limit: usize) -> anyhow::Result<()> {
+        let (got, peak) = (self.accepted.load(Ordering::Relaxed), self.peak_buffered.load(Ordering::Relaxed));
+        anyhow::ensure!(got == accepted, "{got} connections accepted, expected {accepted}");
+        anyhow::ensure!(peak > 0 && peak <= limit, "peak buffer {peak} bytes, limit {limit}");
+        Ok(())
+    }
+}
+
 /// A bound echo server, ready to [`run`](EchoServer::run). It is `Send`: bind it on one thread,
 /// run it on another (the loop itself is created inside `run`).
 #[derive(Debug)]

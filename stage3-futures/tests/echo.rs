@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use stage1_blocking::testkit::{self, EchoLoad};
 use stage2_select_callbacks::selector::{Backend, Selector};
@@ -25,9 +24,7 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
         // server must go on serving them while this connection is stuck on back-pressure.
         let load = EchoLoad { clients: 20, bytes: 256 * 1024, slow_reader: true, small_buffers: false };
         testkit::check_echo(addr, &load).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
-        assert_eq!(stats.accepted.load(Ordering::Relaxed), load.clients + 1);
-        let peak = stats.peak_buffered.load(Ordering::Relaxed);
-        assert!(peak > 0 && peak <= BUFFER_LIMIT, "{backend:?}: peak buffer {peak}, limit {BUFFER_LIMIT}");
+        stats.check(load.clients + 1, BUFFER_LIMIT).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
     }
 }
 
@@ -35,4 +32,14 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
 fn an_empty_connection_is_closed_cleanly() {
     let (addr, _) = start_server(Backend::Poll);
     assert!(testkit::echo_round_trip(addr, Vec::new(), 64).unwrap().is_empty());
+}
+
+#[test]
+fn the_stats_check_fails_when_the_counts_are_wrong() {
+    let stats = EchoStats::default();
+    stats.accepted.store(3, std::sync::atomic::Ordering::Relaxed);
+    stats.peak_buffered.store(BUFFER_LIMIT + 1, std::sync::atomic::Ordering::Relaxed);
+    assert!(stats.check(3, BUFFER_LIMIT).is_err(), "over the limit");
+    assert!(stats.check(3, BUFFER_LIMIT + 1).is_ok());
+    assert!(stats.check(4, BUFFER_LIMIT + 1).is_err(), "a client missing");
 }

@@ -281,18 +281,6 @@ impl EchoServer {
         self.0.stats()
     }
 
-    /// Runs the server on a new thread with the given selector; returns its address. The
-    /// thread serves until the process exits (tests and benches start servers this way).
-    pub fn spawn(self, selector: Selector) -> io::Result<SocketAddr> {
-        let addr = self.local_addr()?;
-        std::thread::Builder::new().name("stage4-echo".into()).spawn(move || {
-            if let Err(err) = self.run_with(selector) {
-                eprintln!("stage4-echo: {err:#}");
-            }
-        })?;
-        Ok(addr)
-    }
-
     /// Spawns the accept loop and runs the scheduler: normally forever.
     pub fn run(self) -> anyhow::Result<()> {
         self.run_with(Selector::new()?)
