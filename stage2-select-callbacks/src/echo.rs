@@ -33,7 +33,7 @@ use std::thread::JoinHandle;
 
 use crate::buffer::WriteBuffer;
 use crate::event_loop::EventLoop;
-use crate::net::{AcceptError, classify_accept_error};
+use crate::net::{AcceptError, accept_nonblocking, classify_accept_error};
 
 /// Stop reading from a client once this many of its bytes wait to be sent back.
 pub const HIGH_WATER: usize = 64 * 1024;
@@ -175,7 +175,7 @@ fn watch_listener(lp: &mut EventLoop, server: &Rc<Server>) -> io::Result<()> {
 /// The listener is readable: accept every pending connection, not just one.
 fn on_acceptable(lp: &mut EventLoop, server: &Rc<Server>) {
     loop {
-        match server.listener.accept() {
+        match accept_nonblocking(&server.listener) {
             Ok((stream, peer)) => start_connection(lp, server, stream, peer),
             Err(e) => match classify_accept_error(&e) {
                 AcceptError::Drained => return,
@@ -214,10 +214,6 @@ fn pause_accepting(lp: &mut EventLoop, server: &Rc<Server>, e: &io::Error) {
 }
 
 fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, peer: SocketAddr) {
-    if let Err(e) = stream.set_nonblocking(true) {
-        eprintln!("stage2-echo: {peer}: {e}");
-        return;
-    }
     let fd = stream.as_raw_fd();
     let conn = Rc::new(RefCell::new(Conn {
         server: server.clone(),

@@ -8,7 +8,7 @@
 //! fails mysteriously on the first write.
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -60,6 +60,15 @@ pub fn send_nosignal(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     socket2::SockRef::from(stream).send_with_flags(bytes, flags)
 }
 // ANCHOR_END: send_nosignal
+
+/// `accept` for an event loop: the new connection comes back non-blocking, so no read or write
+/// on it can ever put the loop's only thread to sleep. If switching it fails (it practically
+/// never does), the connection is closed and the error returned like an accept error.
+pub fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let (stream, peer) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    Ok((stream, peer))
+}
 
 // ANCHOR: accept_error
 /// What a non-blocking accept loop does after `accept` failed (see [`classify_accept_error`]).

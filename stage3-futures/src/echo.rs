@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::anyhow;
 use stage2_select_callbacks::buffer::WriteBuffer;
-use stage2_select_callbacks::net::{AcceptError, classify_accept_error};
+use stage2_select_callbacks::net::{AcceptError, accept_nonblocking, classify_accept_error};
 use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
 
@@ -150,12 +150,8 @@ impl Listening {
             return;
         }
         loop {
-            match self.listener.accept() {
+            match accept_nonblocking(&self.listener) {
                 Ok((stream, peer)) => {
-                    if let Err(err) = stream.set_nonblocking(true) {
-                        trace!("echo: dropping {peer}: {err}");
-                        continue;
-                    }
                     trace!("echo: accepted {peer} as fd {}", stream.as_raw_fd());
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                     Connection::start(&self, stream);

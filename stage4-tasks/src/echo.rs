@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
 use stage2_select_callbacks::buffer::WriteBuffer;
-use stage2_select_callbacks::net::{AcceptError, classify_accept_error};
+use stage2_select_callbacks::net::{AcceptError, accept_nonblocking, classify_accept_error};
 use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
 use stage3_futures::Future;
@@ -200,12 +200,8 @@ impl Coroutine for AcceptLoop {
         // Accepting -> Accepting: take every queued connection, spawn a task each, wait again.
         if let AcceptState::Accepting = self.state {
             loop {
-                match self.listener.accept() {
+                match accept_nonblocking(&self.listener) {
                     Ok((stream, peer)) => {
-                        if let Err(err) = stream.set_nonblocking(true) {
-                            trace!("echo: dropping {peer}: {err}");
-                            continue;
-                        }
                         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                         // Spawning from inside a running task: the new task's first step is
                         // queued, and runs after this step has yielded.
