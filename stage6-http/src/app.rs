@@ -13,13 +13,25 @@ use std::time::Duration;
 /// The longest `/sleep/:ms` accepted, so a URL cannot park a task for hours.
 const MAX_SLEEP_MS: u64 = 10_000;
 
+/// Exactly what the reference peers answer (`/work/shared/peers`): for benchmarks, so the
+/// comparison is byte for byte.
+pub async fn hello(_: Request) -> Response {
+    Response::text("Hello, World!").content_type("text/plain")
+}
+
+/// The router for `--bench-hello`: only `/` and `/hello`, like the peers.
+pub fn hello_router() -> Router {
+    Router::new().get("/", hello).get("/hello", hello)
+}
+
 // ANCHOR: app
 /// Builds the demo router. `root`: serve files under `/static/*path` from there.
 pub fn demo_router(root: Option<StaticRoot>) -> Router {
     let root = root.map(Arc::new);
     Router::new()
-        // The benchmark route: the same bytes as the reference peers.
-        .get("/", |_| async { Response::text("Hello, World!").content_type("text/plain") })
+        // The benchmark routes: the same bytes as the reference peers.
+        .get("/", hello)
+        .get("/hello", hello)
         // The seed's sanic example: @app.route('/') async def test(request): return json(...)
         .get("/json", |_| async {
             Response::json(json::object(|o| {

@@ -6,7 +6,7 @@
 //! ```
 
 use stage1_blocking::cli::{Cli, describe_bind_error, fail};
-use stage6_http::app::demo_router;
+use stage6_http::app::{demo_router, hello_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Server, ServerConfig};
 use std::net::SocketAddr;
@@ -22,6 +22,7 @@ fn main() {
     .option("--workers", "N", "worker threads, one runtime each (default 1)")
     .option("--root", "DIR", "serve files under /static/ from DIR (default: none)")
     .option("--idle-timeout", "MS", "close keep-alive connections idle this long (default 60000)")
+    .switch("--bench-hello", "serve only / and /hello (Hello, World!), like the benchmark peers")
     .parse();
     let addr: SocketAddr = args.value_or("--addr", SocketAddr::from(([127, 0, 0, 1], 8080)));
     let config = ServerConfig {
