@@ -37,8 +37,8 @@ fn main() {
         Some(root) => format!(", files from {}", root.root().display()),
         None => String::new(),
     };
-    let server =
-        Server::bind(addr, demo_router(root), config).unwrap_or_else(|e| fail(describe_bind_error(addr, &e)));
+    let router = if args.switch("--bench-hello") { hello_router() } else { demo_router(root) };
+    let server = Server::bind(addr, router, config).unwrap_or_else(|e| fail(describe_bind_error(addr, &e)));
     println!(
         "stage6-server: listening on http://{} ({} worker{}{static_note})",
         server.local_addr(),
