@@ -188,32 +188,33 @@ pub fn crawl(
     report: impl FnMut(&Outcome) + 'static,
 ) -> io::Result<Vec<Outcome>> {
     let responses = paths.iter().map(|path| (path.clone(), fetch(lp, addr, path))).collect();
-    let gathered = gather(responses, report);
+    let collected = collect_outcomes(responses, report);
     // "while n_jobs: select()": run until no callback is queued and no fd is watched.
     lp.run()?;
-    Ok(gathered.outcomes())
+    Ok(collected.outcomes())
 }
 // ANCHOR_END: crawl
 
-// ANCHOR: gather
-/// Outcomes being collected by [`gather`]; read them with [`Gathered::outcomes`] once the loop
-/// has run.
+// ANCHOR: collect_outcomes
+/// Outcomes being collected by [`collect_outcomes`]; read them with [`Collected::outcomes`]
+/// once the loop has run.
 #[derive(Debug)]
-pub struct Gathered {
+pub struct Collected {
     paths: Vec<String>,
     outcomes: Rc<RefCell<Vec<Option<Outcome>>>>,
 }
 
-/// asyncio's `gather`, for responses: attaches a done-callback to every `(path, future)` that
-/// hands its outcome to `report` as it completes (completion order) and keeps it, in the order
-/// given, for [`Gathered::outcomes`]. Nothing waits here: the caller runs the loop.
+/// Attaches to every `(path, future)` a done-callback that hands its outcome to `report` as
+/// it completes (completion order) and keeps it, in the order given, for
+/// [`Collected::outcomes`]. Nothing waits here: the caller runs the loop. (asyncio's `gather`
+/// would return one future of all the results instead; exercise 2 of the chapter writes it.)
 ///
-/// Stage 4's crawler gathers the futures of its tasks with it, exactly as this stage gathers
+/// Stage 4's crawler collects the futures of its tasks with it, exactly as this stage collects
 /// the futures of its callback chains.
-pub fn gather(
+pub fn collect_outcomes(
     responses: Vec<(String, Future<Response>)>,
     report: impl FnMut(&Outcome) + 'static,
-) -> Gathered {
+) -> Collected {
     let report = Rc::new(RefCell::new(report));
     let outcomes: Rc<RefCell<Vec<Option<Outcome>>>> = Rc::new(RefCell::new(Vec::new()));
     outcomes.borrow_mut().resize_with(responses.len(), || None);
@@ -227,10 +228,10 @@ pub fn gather(
             outcomes.borrow_mut()[i] = Some(outcome);
         });
     }
-    Gathered { paths, outcomes }
+    Collected { paths, outcomes }
 }
 
-impl Gathered {
+impl Collected {
     /// Every outcome, in the order the futures were given. Call it after the loop ran out of
     /// work: then every future is done and its callback has run. A future that is somehow not
     /// done is reported as [`FutureError::Pending`] rather than a panic.
@@ -241,4 +242,4 @@ impl Gathered {
             .collect()
     }
 }
-// ANCHOR_END: gather
+// ANCHOR_END: collect_outcomes

@@ -31,7 +31,7 @@ use std::os::fd::AsRawFd;
 use anyhow::{Context, anyhow};
 use stage1_blocking::http::{self, Response};
 use stage2_select_callbacks::net::{connect_nonblocking, take_connect_error};
-use stage3_futures::crawler::{Outcome, gather};
+use stage3_futures::crawler::{Outcome, collect_outcomes};
 
 use crate::coroutine::{AnyFuture, Coroutine, Sent, Step};
 use crate::scheduler::Scheduler;
@@ -277,7 +277,7 @@ fn resumed_after_done() -> io::Error {
 // ANCHOR: crawl
 /// Spawns one `Get` task per path, runs the scheduler until all are done, and returns the
 /// outcomes in the order of `paths`; `report` sees each as it completes. The collecting is
-/// stage 3's [`gather`]: a task's result is a stage 3 future like any other.
+/// stage 3's [`collect_outcomes`]: a task's result is a stage 3 future like any other.
 pub fn crawl(
     scheduler: &Scheduler,
     addr: SocketAddr,
@@ -288,8 +288,8 @@ pub fn crawl(
         .iter()
         .map(|path| (path.clone(), scheduler.spawn(format!("GET {path}"), Get::new(scheduler, addr, path))))
         .collect();
-    let gathered = gather(responses, report);
+    let collected = collect_outcomes(responses, report);
     scheduler.run().context("running the crawl")?;
-    Ok(gathered.outcomes())
+    Ok(collected.outcomes())
 }
 // ANCHOR_END: crawl
