@@ -14,11 +14,15 @@
 //! * [`json`]: a small JSON writer.
 //! * [`static_files`]: safe mapping of URL paths to files under a root directory.
 //! * [`app`]: the demo application (`stage6-server`'s routes).
+//! * [`client`] and [`loadgen`]: response framing for clients, and `stage6-loadgen`.
 //! * [`server`]: the connection loop and worker threads, on the stage 5 runtime.
 
 pub mod app;
+pub mod client;
 pub mod date;
+pub mod histogram;
 pub mod json;
+pub mod loadgen;
 pub mod parser;
 pub mod query;
 pub mod request;
