@@ -18,6 +18,11 @@ use anyhow::Context as _;
 /// The most header bytes [`read_request_head`] accepts before it gives up (431).
 pub const MAX_HEAD: usize = 8 * 1024;
 
+/// The largest response the course's clients read (16 MiB). A server that sends more gets an
+/// error, not all of our memory: the bytes come from the network, so their size is not ours to
+/// trust. Every stage's crawler uses this same bound.
+pub const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+
 // ANCHOR: request_bytes
 /// The bytes of an HTTP/1.0 `GET` request: `"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n"`.
 ///
@@ -327,6 +332,9 @@ pub fn read_to_eof_observed(reader: &mut impl Read, mut on_read: impl FnMut(usiz
             Ok(n) => {
                 on_read(n);
                 response.extend_from_slice(&chunk[..n]);
+                if response.len() > MAX_RESPONSE {
+                    return Err(too_large());
+                }
             }
             // A signal arrived while we slept in read(2); nothing was lost, ask again.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -335,6 +343,11 @@ pub fn read_to_eof_observed(reader: &mut impl Read, mut on_read: impl FnMut(usiz
     }
 }
 // ANCHOR_END: read_to_eof
+
+/// The error for a response over [`MAX_RESPONSE`] bytes (`InvalidData`).
+pub fn too_large() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("response larger than {MAX_RESPONSE} bytes"))
+}
 
 /// Reads a whole response from `reader` (until EOF) and parses it.
 pub fn read_response(reader: &mut impl Read) -> anyhow::Result<Response> {

@@ -264,3 +264,11 @@ fn errors_display_as_one_readable_line() {
         let _: &dyn std::error::Error = &e;
     }
 }
+
+#[test]
+fn a_response_that_never_ends_is_an_error_not_all_our_memory() {
+    // io::repeat is a "server" that sends zeros forever and never closes.
+    let err = http::read_to_eof(&mut io::repeat(0)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert_eq!(err.to_string(), format!("response larger than {} bytes", http::MAX_RESPONSE));
+}

@@ -32,8 +32,9 @@ use crate::net::{connect_nonblocking, send_nosignal, take_connect_error};
 /// knows the path, and prints it in front.
 pub type Outcome = anyhow::Result<Response>;
 
-/// A response larger than this is an error rather than a way to fill our memory.
-pub const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+/// A response larger than this is an error rather than a way to fill our memory (stage 1's
+/// bound, shared by every stage's crawler).
+pub use stage1_blocking::http::MAX_RESPONSE;
 
 /// How many bytes one `read` asks for (seed 003 asked for 1000).
 const READ_CHUNK: usize = 4096;
@@ -192,8 +193,7 @@ fn readable(lp: &mut EventLoop, mut fetch: Fetch) {
             Ok(n) => {
                 fetch.response.extend_from_slice(&chunk[..n]);
                 if fetch.response.len() > MAX_RESPONSE {
-                    let e = anyhow!("response larger than {MAX_RESPONSE} bytes");
-                    return fetch.finish(lp, Err(e));
+                    return fetch.finish(lp, Err(http::too_large().into()));
                 }
             }
             // Nothing more for now (also what a spurious wake-up looks like): wait again.

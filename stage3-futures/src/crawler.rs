@@ -128,6 +128,9 @@ impl Fetch {
                 Ok(0) => return self.finish(),
                 Ok(n) => {
                     self.received.extend_from_slice(&chunk[..n]);
+                    if self.received.len() > http::MAX_RESPONSE {
+                        return self.fail(http::too_large().into());
+                    }
                     return self.wait_readable();
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

@@ -102,3 +102,21 @@ fn a_cancelled_request_stops_and_leaves_nothing_registered() {
     assert!(matches!(fut.take_result(), Err(FutureError::Cancelled)));
     assert_eq!(lp.watched(), 0);
 }
+
+#[test]
+fn a_response_larger_than_max_response_is_an_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 512];
+        let _ = conn.read(&mut request).unwrap();
+        // The client gives up (and closes) partway: a failed write here is expected.
+        let _ = conn.write_all(&vec![b'x'; stage1_blocking::http::MAX_RESPONSE + 4096]);
+    });
+    let lp = EventLoop::new().unwrap();
+    let fut = fetch(&lp, addr, "/1");
+    let err = lp.run_until_complete(&fut).unwrap_err();
+    assert!(format!("{err:#}").contains("response larger than"), "{err:#}");
+    server.join().unwrap();
+}

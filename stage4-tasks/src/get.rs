@@ -108,6 +108,10 @@ impl Coroutine for ReadToEnd {
                         }
                         Ok(n) => {
                             self.received.extend_from_slice(&chunk[..n]);
+                            if self.received.len() > http::MAX_RESPONSE {
+                                self.state = ReadState::Done;
+                                return Step::Complete(Err(http::too_large()));
+                            }
                             return self.wait();
                         }
                         Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
