@@ -9,14 +9,14 @@
 //! request learns the result the same way, by a callback, or by `run_until_complete`.
 
 use std::cell::RefCell;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use anyhow::{Context, anyhow};
 use stage1_blocking::http::{self, Response};
-use stage2_select_callbacks::net::{connect_nonblocking, take_connect_error};
+use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal, take_connect_error};
 
 use crate::event_loop::EventLoop;
 use crate::future::{Future, FutureError};
@@ -92,7 +92,8 @@ impl Fetch {
     /// did not take all of it (a partial write), then come back here.
     fn send(mut self) {
         while self.written < self.request.len() {
-            match (&self.stream).write(&self.request[self.written..]) {
+            // MSG_NOSIGNAL: a server that hung up is an EPIPE error here, never a SIGPIPE.
+            match send_nosignal(&self.stream, &self.request[self.written..]) {
                 Ok(0) => return self.fail(anyhow!(io::Error::from(io::ErrorKind::WriteZero))),
                 Ok(n) => self.written += n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

@@ -24,13 +24,13 @@
 //! Each `.await` is a place where the function stops and later goes on, so each becomes a
 //! variant of the state enum, holding the local variables that are still needed after it.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 
 use anyhow::{Context, anyhow};
 use stage1_blocking::http::{self, Response};
-use stage2_select_callbacks::net::{connect_nonblocking, take_connect_error};
+use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal, take_connect_error};
 use stage3_futures::crawler::{Outcome, collect_outcomes};
 
 use crate::coroutine::{AnyFuture, Coroutine, Sent, Step};
@@ -217,7 +217,7 @@ impl Coroutine for Get {
                         return self.fail(err.clone(), "waiting to send");
                     }
                     while written < request.len() {
-                        match (&stream).write(&request[written..]) {
+                        match send_nosignal(&stream, &request[written..]) {
                             Ok(0) => return self.fail(io::Error::from(io::ErrorKind::WriteZero), "send"),
                             Ok(n) => written += n,
                             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
