@@ -256,9 +256,28 @@ impl Router {
     }
     // ANCHOR_END: find
 
+    /// Every method some route answers (plus HEAD where GET is), e.g. `GET, HEAD, POST`.
+    fn all_methods(&self) -> String {
+        let mut methods: Vec<Method> = Vec::new();
+        for route in &self.routes {
+            if !methods.contains(&route.method) {
+                methods.push(route.method);
+            }
+        }
+        if methods.contains(&Method::Get) && !methods.contains(&Method::Head) {
+            let at = methods.iter().position(|m| *m == Method::Get).map_or(0, |i| i + 1);
+            methods.insert(at, Method::Head);
+        }
+        methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     /// Routes `request` and returns the future producing its response (404/405 are ready
     /// immediately).
     pub fn dispatch(&self, mut request: Request) -> HandlerFuture {
+        if request.method() == Method::Options && request.path() == "*" {
+            // `OPTIONS *` asks about the server as a whole (RFC 9110 section 9.3.7).
+            return Box::pin(ready(Response::new(204).header("Allow", self.all_methods())));
+        }
         match self.find(request.method(), request.path()) {
             RouteMatch::Found { handler, params } => {
                 request.set_params(params);
@@ -367,6 +386,13 @@ mod tests {
         assert_eq!(response.header_value("allow"), Some("GET, HEAD, DELETE"));
         let response = run(&app(), "GET /users HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_eq!(response.header_value("Allow"), Some("POST"));
+    }
+
+    #[test]
+    fn options_asterisk_lists_every_method() {
+        let response = run(&app(), "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(response.status_code(), 204);
+        assert_eq!(response.header_value("allow"), Some("GET, HEAD, POST, DELETE"));
     }
 
     #[test]
