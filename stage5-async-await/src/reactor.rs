@@ -56,6 +56,10 @@ impl Direction {
 
 const READ: u8 = 1;
 const WRITE: u8 = 2;
+/// Sticky: the peer hung up (or the fd has an error). Set from an event, never cleared: once
+/// the end of the stream has been announced, no further event will announce it again, so the
+/// short-read shortcut below must never put the reader back to sleep.
+const CLOSED: u8 = 4;
 
 fn interest_of(bits: u8) -> Interest {
     match bits {
@@ -145,6 +149,9 @@ impl Reactor {
             }
             if event.is_writable() {
                 bits |= WRITE;
+            }
+            if event.is_hup() || event.is_error() {
+                bits |= CLOSED;
             }
             io.readiness.set(io.readiness.get() | bits);
             trace!(
@@ -285,6 +292,39 @@ impl Source {
     pub(crate) fn clear_readiness(&self, dir: Direction) {
         self.io.readiness.set(self.io.readiness.get() & !dir.bit());
     }
+
+    /// Is `dir` believed ready? (No syscall: this is what `try_read` asks first.)
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.io.readiness.get() & dir.bit() != 0
+    }
+
+    // ANCHOR: short_read
+    /// Learns from a finished read of up to `requested` bytes.
+    ///
+    /// `WouldBlock` clears the read bit, as for every operation. A *short* read (some bytes,
+    /// fewer than asked for) clears it too: the socket's receive queue was emptied, so the next
+    /// read would almost surely say `WouldBlock`, and that syscall costs as much as a small
+    /// read. Skipping it is safe only because of two facts:
+    ///
+    /// * This loop is single-threaded and collects events only in [`Reactor::turn`]. Bytes
+    ///   that arrive after our read raise a new edge that waits in the kernel for the next
+    ///   `epoll_wait`, so the bit will be set again; in level mode poll(2) simply reports the
+    ///   fd again.
+    /// * A hang-up is announced once. If the FIN came with the very event we are consuming, no
+    ///   later edge will repeat it, so the sticky `CLOSED` bit keeps the reader awake until it
+    ///   reads the EOF.
+    ///
+    /// tokio makes the same bet (its `poll_read` clears readiness after a short read).
+    pub(crate) fn note_read(&self, result: &io::Result<usize>, requested: usize) {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(Direction::Read),
+            Ok(n) if *n > 0 && *n < requested && self.io.readiness.get() & CLOSED == 0 => {
+                self.clear_readiness(Direction::Read)
+            }
+            _ => {}
+        }
+    }
+    // ANCHOR_END: short_read
 
     /// The heart of every I/O future: try `op` while `dir` is believed ready; on
     /// `WouldBlock` clear the bit and wait for the next event; retry on `EINTR`.

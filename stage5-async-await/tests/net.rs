@@ -224,3 +224,57 @@ fn ten_thousand_concurrent_tasks_each_do_a_tcp_round_trip() {
     });
     assert_eq!(total, n);
 }
+
+/// Bytes and the FIN behind them arrive in *one* edge-triggered event. The first read is short
+/// (3 bytes into a 1 KiB buffer), which clears read readiness without a second syscall; the
+/// hang-up that came with the same event must keep the reader awake, because no later event
+/// will announce it again. Without the sticky hang-up bit this reader would sleep forever (the
+/// guard turns that into a failure).
+#[test]
+fn data_and_fin_in_one_event_still_reach_eof() {
+    run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let reader = spawn(async move {
+            let mut buf = [0u8; 1024];
+            let mut got = Vec::new();
+            let mut reads = 0;
+            loop {
+                let n = server.read(&mut buf).await.unwrap();
+                reads += 1;
+                if n == 0 {
+                    return (got, reads);
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        });
+        // The reader runs first, finds nothing and parks. Only then do the bytes and the FIN
+        // go out, back to back, before the loop next asks epoll what happened.
+        yield_now().await;
+        (&client).write_all(b"abc").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let (got, reads) = timeout(GUARD, reader).await.expect("reader never saw EOF").unwrap();
+        assert_eq!(got, b"abc");
+        assert_eq!(reads, 2, "one read for the bytes, one for the EOF");
+    });
+}
+
+/// A short read clears readiness, so `try_read` answers `WouldBlock` from the reactor's own
+/// bookkeeping; bytes that arrive later raise a new event and are read normally.
+#[test]
+fn bytes_after_a_short_read_raise_a_new_event() {
+    run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(b"first").unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(server.read(&mut buf).await.unwrap(), 5);
+        let err = server.try_read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "drained after a short read");
+        client.write_all(b"second").unwrap();
+        let n = timeout(GUARD, server.read(&mut buf)).await.expect("the new bytes were never seen").unwrap();
+        assert_eq!(&buf[..n], b"second");
+    });
+}

@@ -150,14 +150,21 @@ impl TcpStream {
         poll_fn(|cx| self.source.poll_ready(cx, Direction::Read)).await
     }
 
-    /// Non-blocking read attempt: `WouldBlock` also clears the readiness bit, so a
-    /// following [`TcpStream::readable`] really waits.
+    /// Non-blocking read attempt. If the reactor already knows the socket is drained, this
+    /// answers `WouldBlock` without a syscall; otherwise it reads, and `WouldBlock` or a short
+    /// read clears the readiness bit, so a following [`TcpStream::readable`] really waits.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let result = (&self.stream).read(buf);
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            self.source.clear_readiness(Direction::Read);
+        if !self.source.is_ready(Direction::Read) {
+            return Err(io::ErrorKind::WouldBlock.into());
         }
-        result
+        loop {
+            let result = (&self.stream).read(buf);
+            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::Interrupted) {
+                continue;
+            }
+            self.source.note_read(&result, buf.len());
+            return result;
+        }
     }
 
     /// Shuts down one or both directions (`Shutdown::Write` sends FIN: the peer reads EOF).
@@ -183,7 +190,12 @@ impl TcpStream {
 
 impl AsyncRead for TcpStream {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.source.poll_io(cx, Direction::Read, || (&self.stream).read(buf))
+        let requested = buf.len();
+        let poll = self.source.poll_io(cx, Direction::Read, || (&self.stream).read(buf));
+        if let Poll::Ready(result) = &poll {
+            self.source.note_read(result, requested);
+        }
+        poll
     }
 }
 
