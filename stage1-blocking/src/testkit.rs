@@ -113,6 +113,40 @@ pub fn refused_addr() -> io::Result<SocketAddr> {
     TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
 
+// ANCHOR: one_shot_server
+/// A server for a single connection, on a thread of its own, for feeding a client exact bytes
+/// (garbage, a truncated response, an endless one): it reads the request head (up to the
+/// blank line, however long), writes `answer(head)` and closes. Returns its address.
+///
+/// Write errors are ignored: a client may rightly give up before the answer is out (a
+/// response too large, say); the test judges the client, not this server.
+pub fn one_shot_server(answer: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    thread::Builder::new().name("one-shot-server".into()).spawn(move || -> io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        // No size limit, unlike the demo server: a test may send a 16 MiB request on purpose.
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 64 * 1024];
+        // Only the new bytes (and the 3 before them) can complete the blank line: searching
+        // the whole head after every read would be quadratic.
+        let mut searched = 0;
+        while crate::http::find_head_end(&head[searched..]).is_none() {
+            searched = head.len().saturating_sub(3);
+            match stream.read(&mut chunk) {
+                Ok(0) => return Ok(()), // the client closed before its head ended: no answer
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let _ = stream.write_all(&answer(&head));
+        Ok(())
+    })?;
+    Ok(addr)
+}
+// ANCHOR_END: one_shot_server
+
 /// Reads until EOF.
 pub fn read_all(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();

@@ -2,10 +2,8 @@
 //! both selector backends.
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::rc::Rc;
-use std::thread;
 
 use stage1_blocking::demo::{DemoConfig, DemoServer};
 use stage1_blocking::testkit;
@@ -101,22 +99,9 @@ fn refused_connect_is_an_error_for_that_request_only() {
     }
 }
 
-/// A one-connection server in a thread: reads the request head, answers with `response(head)`.
+/// Stage 1's one-connection server: reads the request head, answers with `response(head)`.
 fn one_shot_server(response: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0u8; 64 * 1024];
-        while !request.ends_with(b"\r\n\r\n") {
-            let n = stream.read(&mut buf).unwrap();
-            assert!(n > 0, "client closed before the end of its request");
-            request.extend_from_slice(&buf[..n]);
-        }
-        stream.write_all(&response(&request)).unwrap();
-    });
-    addr
+    testkit::one_shot_server(response).unwrap()
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! The future-based crawler against the stage 1 demo server, over real loopback sockets.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::thread;
+use std::net::SocketAddr;
 
 use stage1_blocking::demo::{DemoConfig, DemoServer};
 use stage1_blocking::testkit;
@@ -77,19 +75,17 @@ fn a_refused_connect_fails_only_its_own_request() {
 
 #[test]
 fn a_garbage_response_is_an_error_not_a_panic() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut request = [0u8; 512];
-        let _ = conn.read(&mut request).unwrap();
-        conn.write_all(b"this is not HTTP at all\r\n\r\n").unwrap();
-    });
+    let addr = testkit::one_shot_server(|_| {
+        b"this is not HTTP at all
+
+"
+        .to_vec()
+    })
+    .unwrap();
     let lp = EventLoop::new().unwrap();
     let fut = fetch(&lp, addr, "/1");
     let err = lp.run_until_complete(&fut).unwrap_err();
     assert!(format!("{err:#}").contains("bad response"), "{err:#}");
-    server.join().unwrap();
 }
 
 #[test]
@@ -105,18 +101,9 @@ fn a_cancelled_request_stops_and_leaves_nothing_registered() {
 
 #[test]
 fn a_response_larger_than_max_response_is_an_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut request = [0u8; 512];
-        let _ = conn.read(&mut request).unwrap();
-        // The client gives up (and closes) partway: a failed write here is expected.
-        let _ = conn.write_all(&vec![b'x'; stage1_blocking::http::MAX_RESPONSE + 4096]);
-    });
+    let addr = testkit::one_shot_server(|_| vec![b'x'; stage1_blocking::http::MAX_RESPONSE + 4096]).unwrap();
     let lp = EventLoop::new().unwrap();
     let fut = fetch(&lp, addr, "/1");
     let err = lp.run_until_complete(&fut).unwrap_err();
     assert!(format!("{err:#}").contains("response larger than"), "{err:#}");
-    server.join().unwrap();
 }

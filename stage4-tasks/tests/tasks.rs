@@ -192,19 +192,9 @@ fn a_refused_connect_fails_only_that_request() {
 
 #[test]
 fn a_response_larger_than_max_response_is_an_error() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut request = [0u8; 512];
-        let _ = conn.read(&mut request).unwrap();
-        // The client gives up (and closes) partway: a failed write here is expected.
-        let _ = conn.write_all(&vec![b'x'; stage1_blocking::http::MAX_RESPONSE + 4096]);
-    });
+    let addr = testkit::one_shot_server(|_| vec![b'x'; stage1_blocking::http::MAX_RESPONSE + 4096]).unwrap();
     let scheduler = Scheduler::new().unwrap();
     let get = scheduler.spawn("big", Get::new(&scheduler, addr, "/1"));
     let err = scheduler.run_until_complete(&get).unwrap_err();
     assert!(format!("{err:#}").contains("response larger than"), "{err:#}");
-    server.join().unwrap();
 }
