@@ -43,7 +43,10 @@ pub const LOW_WATER: usize = 16 * 1024;
 /// read while it is below `HIGH_WATER`, and one read adds at most a chunk.
 pub const READ_CHUNK: usize = 16 * 1024;
 
-/// Counters a running server keeps, readable from any thread (tests and the bench use them).
+// ANCHOR: stats
+/// The counters an echo server keeps, readable from any thread: tests and the bench hold the
+/// server to them. Stage 3's and stage 4's echo servers keep these same counters, so one
+/// [`EchoStats::check`] judges all three.
 #[derive(Debug, Default)]
 pub struct EchoStats {
     accepted: AtomicU64,
@@ -56,6 +59,7 @@ pub struct EchoStats {
     changed: Condvar,
     lock: Mutex<()>,
 }
+// ANCHOR_END: stats
 
 impl EchoStats {
     /// Connections accepted so far.
@@ -65,6 +69,10 @@ impl EchoStats {
     /// Connections closed so far (by EOF, error or reset).
     pub fn closed(&self) -> u64 {
         self.closed.load(Ordering::Relaxed)
+    }
+    /// Connections accepted and not closed yet.
+    pub fn open(&self) -> u64 {
+        self.accepted().saturating_sub(self.closed())
     }
     /// Bytes sent back to clients so far.
     pub fn bytes_echoed(&self) -> u64 {
@@ -83,6 +91,37 @@ impl EchoStats {
         self.accept_pauses.load(Ordering::Relaxed)
     }
 
+    /// Records an accepted connection.
+    pub fn count_accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Records a closed connection (and wakes [`EchoStats::wait_until`]).
+    pub fn count_closed(&self) {
+        self.closed.fetch_add(1, Ordering::Relaxed);
+        self.notify();
+    }
+    /// Records `n` bytes sent back to a client.
+    pub fn count_echoed(&self, n: usize) {
+        self.bytes_echoed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    /// Records that a connection stopped reading because its buffer was full (and wakes
+    /// [`EchoStats::wait_until`]).
+    pub fn count_read_pause(&self) {
+        self.read_pauses.fetch_add(1, Ordering::Relaxed);
+        self.notify();
+    }
+    /// Records that the server stopped accepting for lack of file descriptors.
+    pub fn count_accept_pause(&self) {
+        self.accept_pauses.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Records that a connection now holds `bytes` bytes waiting to be sent; keeps the largest
+    /// (and wakes [`EchoStats::wait_until`] when it grows).
+    pub fn note_buffered(&self, bytes: usize) {
+        if self.max_buffered.fetch_max(bytes, Ordering::Relaxed) < bytes {
+            self.notify();
+        }
+    }
+
     /// Blocks the calling thread until `condition` holds. The server wakes waiters whenever a
     /// connection closes or pauses, or the largest buffer grows: no polling, no sleeps.
     pub fn wait_until(&self, condition: impl Fn(&EchoStats) -> bool) {
@@ -92,21 +131,20 @@ impl EchoStats {
         }
     }
 
+    /// After a run: Ok if exactly `accepted` connections were accepted, and no connection
+    /// ever held more than `limit` bytes (and some held bytes at all: the buffer was used).
+    pub fn check(&self, accepted: u64, limit: usize) -> anyhow::Result<()> {
+        let (got, peak) = (self.accepted(), self.max_buffered());
+        anyhow::ensure!(got == accepted, "{got} connections accepted, expected {accepted}");
+        anyhow::ensure!(peak > 0 && peak <= limit, "peak buffer {peak} bytes, limit {limit}");
+        Ok(())
+    }
+
     fn notify(&self) {
         // Taking the lock (after the counter changed) orders us after any waiter that is
         // between its check and its wait, so the wake-up cannot be lost.
         drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
         self.changed.notify_all();
-    }
-
-    fn note_buffered(&self, bytes: usize) {
-        if self.max_buffered.fetch_max(bytes, Ordering::Relaxed) < bytes {
-            self.notify();
-        }
-    }
-
-    fn count(&self, counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -144,7 +182,7 @@ impl Conn {
     /// Sends what the socket takes right now (Ok even if some bytes remain), and counts it.
     fn flush(&mut self) -> io::Result<()> {
         let sent = self.out.send_to(&self.stream)?;
-        self.server.stats.count(&self.server.stats.bytes_echoed, sent as u64);
+        self.server.stats.count_echoed(sent);
         Ok(())
     }
 }
@@ -206,7 +244,7 @@ fn pause_accepting(lp: &mut EventLoop, server: &Rc<Server>, e: &io::Error) {
         );
     }
     crate::trace!("echo: out of descriptors, listener paused");
-    server.stats.count(&server.stats.accept_pauses, 1);
+    server.stats.count_accept_pause();
     server.accepting.set(false);
     if let Err(e) = lp.unregister_reader(server.listener.as_raw_fd()) {
         eprintln!("stage2-echo: cannot pause the listener: {e}");
@@ -232,7 +270,7 @@ fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, 
         return; // `conn` (and the socket) is dropped here
     }
     server.open.set(server.open.get() + 1);
-    server.stats.count(&server.stats.accepted, 1);
+    server.stats.count_accepted();
     crate::trace!("echo: accepted {peer} on fd {fd}");
 }
 // ANCHOR_END: accept
@@ -292,8 +330,7 @@ fn settle(lp: &mut EventLoop, shared: &Shared, conn: &mut Conn) {
         } else {
             if !conn.eof {
                 crate::trace!("echo: {} has {pending} bytes buffered: stop reading", conn.peer);
-                conn.server.stats.count(&conn.server.stats.read_pauses, 1);
-                conn.server.stats.notify();
+                conn.server.stats.count_read_pause();
             }
             lp.unregister_reader(fd)
         };
@@ -340,8 +377,7 @@ fn close(lp: &mut EventLoop, conn: &mut Conn, error: Option<io::Error>) {
     let _ = conn.stream.shutdown(std::net::Shutdown::Both);
     let server = conn.server.clone();
     server.open.set(server.open.get() - 1);
-    server.stats.count(&server.stats.closed, 1);
-    server.stats.notify();
+    server.stats.count_closed();
     if !server.accepting.get() {
         // A descriptor came back: accept again.
         crate::trace!("echo: a connection closed, accepting again");

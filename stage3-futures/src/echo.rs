@@ -16,7 +16,6 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::anyhow;
 use stage2_select_callbacks::buffer::WriteBuffer;
@@ -30,28 +29,9 @@ use crate::future::Future;
 /// Most bytes a connection holds (read, not yet echoed) before it stops reading.
 pub const BUFFER_LIMIT: usize = 64 * 1024;
 
-/// Counters the server updates as it runs; safe to read from another thread (tests do).
-#[derive(Debug, Default)]
-pub struct EchoStats {
-    /// Connections accepted so far.
-    pub accepted: AtomicUsize,
-    /// Connections finished (closed by us after EOF, or after an error).
-    pub closed: AtomicUsize,
-    /// The largest write buffer any connection held: never above [`BUFFER_LIMIT`].
-    pub peak_buffered: AtomicUsize,
-}
-
-impl EchoStats {
-    /// After a run: Ok if exactly `accepted` connections were accepted and no connection ever
-    /// held more than `limit` bytes (and some did hold bytes: the buffer was used at all).
-    /// Stage 4's server keeps these same counters and is checked the same way.
-    pub fn check(&self, accepted: usize, limit: usize) -> anyhow::Result<()> {
-        let (got, peak) = (self.accepted.load(Ordering::Relaxed), self.peak_buffered.load(Ordering::Relaxed));
-        anyhow::ensure!(got == accepted, "{got} connections accepted, expected {accepted}");
-        anyhow::ensure!(peak > 0 && peak <= limit, "peak buffer {peak} bytes, limit {limit}");
-        Ok(())
-    }
-}
+/// The server's counters: stage 2's type (accepted, closed, largest buffer...), so stage 2's
+/// `check` and `wait_until` work on this server too.
+pub use stage2_select_callbacks::echo::EchoStats;
 
 /// A bound echo server, ready to [`run`](EchoServer::run). It is `Send`: bind it on one thread,
 /// run it on another (the loop itself is created inside `run`).
@@ -153,13 +133,13 @@ impl Listening {
             match accept_nonblocking(&self.listener) {
                 Ok((stream, peer)) => {
                     trace!("echo: accepted {peer} as fd {}", stream.as_raw_fd());
-                    self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    self.stats.count_accepted();
                     Connection::start(&self, stream);
                 }
                 Err(err) => match classify_accept_error(&err) {
                     AcceptError::Drained => break,
                     AcceptError::TryNext => {}
-                    AcceptError::OutOfDescriptors if self.open() > 0 => {
+                    AcceptError::OutOfDescriptors if self.stats.open() > 0 => {
                         // Waiting for readable again would wake at once (the connection is
                         // still queued): wait for one of ours to close instead (see `resume`).
                         trace!("echo: accept failed: {err}; paused until a connection closes");
@@ -174,12 +154,6 @@ impl Listening {
             }
         }
         self.accept_soon();
-    }
-
-    /// Connections accepted and not yet closed.
-    fn open(&self) -> usize {
-        let closed = self.stats.closed.load(Ordering::Relaxed);
-        self.stats.accepted.load(Ordering::Relaxed).saturating_sub(closed)
     }
 
     /// A connection closed: if accepting was paused for lack of descriptors, start again.
@@ -302,7 +276,7 @@ impl Connection {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
             Err(err) => return Err(err),
         }
-        self.stats.peak_buffered.fetch_max(self.out.pending(), Ordering::Relaxed);
+        self.stats.note_buffered(self.out.pending());
         Ok(())
     }
 
@@ -316,7 +290,7 @@ impl Connection {
     fn close(&mut self, why: &str) {
         trace!("echo: closing fd {} ({why})", self.stream.as_raw_fd());
         self.closed = true;
-        self.stats.closed.fetch_add(1, Ordering::Relaxed);
+        self.stats.count_closed();
         for waiting in [self.reading.take(), self.writing.take()].into_iter().flatten() {
             waiting.cancel();
         }

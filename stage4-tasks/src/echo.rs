@@ -7,7 +7,6 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
 use stage2_select_callbacks::buffer::WriteBuffer;
@@ -91,7 +90,7 @@ impl EchoHandler {
 
     fn finish(&mut self, result: anyhow::Result<()>) -> Step<anyhow::Result<()>> {
         self.state = HandlerState::Done;
-        self.stats.closed.fetch_add(1, Ordering::Relaxed);
+        self.stats.count_closed();
         Step::Complete(result)
     }
 
@@ -132,7 +131,7 @@ impl Coroutine for EchoHandler {
                     let _ = self.stream.shutdown(Shutdown::Write);
                     return self.finish(Ok(()));
                 }
-                self.stats.peak_buffered.fetch_max(n, Ordering::Relaxed);
+                self.stats.note_buffered(n);
                 self.write_out().unwrap_or_else(|| self.wait_readable())
             }
             // Writing -> Writing (still partial) or -> Reading (buffer empty again).
@@ -181,14 +180,6 @@ impl AcceptLoop {
     }
 }
 
-impl AcceptLoop {
-    /// Clients accepted and not yet gone.
-    fn open(&self) -> usize {
-        let closed = self.stats.closed.load(Ordering::Relaxed);
-        self.stats.accepted.load(Ordering::Relaxed).saturating_sub(closed)
-    }
-}
-
 impl Coroutine for AcceptLoop {
     type Output = anyhow::Result<()>;
 
@@ -202,7 +193,7 @@ impl Coroutine for AcceptLoop {
             loop {
                 match accept_nonblocking(&self.listener) {
                     Ok((stream, peer)) => {
-                        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                        self.stats.count_accepted();
                         // Spawning from inside a running task: the new task's first step is
                         // queued, and runs after this step has yielded.
                         let handler = EchoHandler::new(&self.scheduler, stream, Arc::clone(&self.stats));
@@ -222,7 +213,7 @@ impl Coroutine for AcceptLoop {
                     Err(err) => match classify_accept_error(&err) {
                         AcceptError::Drained => break,
                         AcceptError::TryNext => {}
-                        AcceptError::OutOfDescriptors if self.open() > 0 => {
+                        AcceptError::OutOfDescriptors if self.stats.open() > 0 => {
                             // Waiting for readable would wake at once (the connection is still
                             // queued): wait for one of our clients to leave instead.
                             trace!("echo: accept failed: {err}; waiting for a client to leave");

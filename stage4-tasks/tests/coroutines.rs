@@ -265,7 +265,7 @@ fn accept_loop_spawns_a_task_per_client_and_keeps_accepting() {
     assert_eq!(scheduler.alive(), 0);
 
     let _clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    while stats.accepted.load(std::sync::atomic::Ordering::Relaxed) < 3 {
+    while stats.accepted() < 3 {
         wait(&scheduler, &waiting);
         waiting = yielded(accept.resume(Ok(())));
         assert_eq!(accept.state(), "Accepting");

@@ -27,7 +27,7 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
         // handler task stays parked on "writable" while the other tasks go on.
         let load = EchoLoad { clients: 20, bytes: 256 * 1024, slow_reader: true, small_buffers: false };
         testkit::check_echo(addr, &load).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
-        stats.check(load.clients + 1, CHUNK).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
+        stats.check(load.clients as u64 + 1, CHUNK).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
     }
 }
 
