@@ -287,6 +287,18 @@ impl Args {
         &self.positionals
     }
 
+    /// Positional argument number `index` (from 0), named `name` in the usage, parsed as `T`;
+    /// `default` if absent. A value that does not parse prints one line naming it, plus the
+    /// usage, and exits 2, like a bad flag value.
+    pub fn positional_or<T: FromStr>(&self, index: usize, name: &str, default: T) -> T {
+        let Some(raw) = self.positionals.get(index) else { return default };
+        raw.parse().unwrap_or_else(|_| {
+            let reason = format!("expected {}", type_hint::<T>());
+            let e = CliError::BadValue { flag: name.to_string(), value: raw.clone(), reason };
+            usage_error(&e, &self.usage)
+        })
+    }
+
     /// The usage text, for programs that find a problem after parsing.
     pub fn usage(&self) -> &str {
         &self.usage
@@ -639,6 +651,9 @@ mod tests {
             CliError::UnexpectedPositional("prog".into())
         );
         assert!(two().usage().contains("Usage: p [OPTIONS] [N] [URL]"));
+        let a = two().parse_from(args(&["30"])).unwrap();
+        assert_eq!(a.positional_or(0, "N", 20u32), 30);
+        assert_eq!(a.positional_or(1, "URL", "none".to_string()), "none");
     }
 
     #[test]

@@ -12,15 +12,8 @@ fn main() {
     let args = cli::Cli::new("stage4-fib", "Compute fib(N) with coroutines that delegate to sub-coroutines.")
         .positional("N", "which Fibonacci number (default 20; fib(0) = 0, fib(1) = 1)")
         .parse();
-    // The parser already refuses a second positional; only the value of N is checked here.
-    let n: u32 = match args.positionals().first() {
-        None => 20,
-        Some(n) => n.parse().unwrap_or_else(|_| {
-            eprintln!("error: bad value {n:?} for N: expected a whole number >= 0");
-            eprint!("\n{}", args.usage());
-            std::process::exit(2);
-        }),
-    };
+    // The parser already refuses a second positional; a bad N is one line and exit 2.
+    let n: u32 = args.positional_or(0, "N", 20);
     let scheduler =
         Scheduler::new().unwrap_or_else(|err| cli::fail(format!("cannot create the selector: {err}")));
     let result = scheduler.spawn(format!("fib({n})"), Fib::new(&scheduler, n));
