@@ -154,7 +154,6 @@ struct Server {
     stats: Arc<EchoStats>,
     /// False while accepting is paused because we ran out of file descriptors.
     accepting: Cell<bool>,
-    open: Cell<usize>,
 }
 
 // ANCHOR: conn
@@ -198,7 +197,7 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
 /// Registers the echo server's accept callback on `lp`; the caller runs the loop.
 pub fn serve_on(lp: &mut EventLoop, listener: TcpListener, stats: Arc<EchoStats>) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let server = Rc::new(Server { listener, stats, accepting: Cell::new(true), open: Cell::new(0) });
+    let server = Rc::new(Server { listener, stats, accepting: Cell::new(true) });
     watch_listener(lp, &server)
 }
 
@@ -231,7 +230,7 @@ fn on_acceptable(lp: &mut EventLoop, server: &Rc<Server>) {
 /// Out of descriptors: stop watching the listener until one of our connections closes
 /// ([`close`] starts it again), instead of spinning on a listener that stays readable.
 fn pause_accepting(lp: &mut EventLoop, server: &Rc<Server>, e: &io::Error) {
-    if server.open.get() == 0 {
+    if server.stats.open() == 0 {
         // None of ours to wait for (someone else holds the fds): keep trying.
         eprintln!("stage2-echo: accept: {e} (and no connection of ours to wait for)");
         return;
@@ -269,7 +268,6 @@ fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, 
         eprintln!("stage2-echo: {peer}: cannot watch the socket: {e}");
         return; // `conn` (and the socket) is dropped here
     }
-    server.open.set(server.open.get() + 1);
     server.stats.count_accepted();
     crate::trace!("echo: accepted {peer} on fd {fd}");
 }
@@ -376,7 +374,6 @@ fn close(lp: &mut EventLoop, conn: &mut Conn, error: Option<io::Error>) {
     // Shut the socket now: our Rc may outlive this call by a little, the connection should not.
     let _ = conn.stream.shutdown(std::net::Shutdown::Both);
     let server = conn.server.clone();
-    server.open.set(server.open.get() - 1);
     server.stats.count_closed();
     if !server.accepting.get() {
         // A descriptor came back: accept again.
