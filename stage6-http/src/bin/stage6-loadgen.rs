@@ -1,60 +1,121 @@
 //! `stage6-loadgen`: an HTTP/1.1 load generator on the stage 5 runtime (this course's `wrk`).
 //!
 //! ```text
-//! cargo run --release -p stage6-http --bin stage6-loadgen -- http://127.0.0.1:8080/ --connections 50 --duration 8
+//! cargo run --release -p stage6-http --bin stage6-loadgen                     # loads its own server
+//! cargo run --release -p stage6-http --bin stage6-loadgen -- http://127.0.0.1:8080/hello \
+//!     --connections 50 --duration 8 [--pipeline 16] [--threads 2]
 //! ```
 //!
-//! With no URL it starts `stage6-server`'s hello routes in-process and loads those.
+//! Aim it only at servers on your own machine: it sends as many requests as the server can take.
 
-use stage1_blocking::cli::{Cli, fail, summary_line};
+use stage1_blocking::cli::{Cli, CliError, fail, summary_line};
 use stage6_http::app::hello_router;
-use stage6_http::loadgen::{LoadConfig, parse_url, run};
+use stage6_http::loadgen::{LoadConfig, Stop, Target, load, parse_url};
 use stage6_http::{Server, ServerConfig};
+use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
-fn main() {
-    let args = Cli::new(
-        "stage6-loadgen",
-        "Keep N connections busy with GET requests for a while; print throughput and latency.",
-    )
-    .positional("URL", "http://host:port/path (default: a stage6 server started in-process)")
-    .option("--connections", "N", "concurrent keep-alive connections (default 50)")
-    .option("--duration", "SECONDS", "how long to run (default 5)")
-    .option("--pipeline", "N", "requests written at once per connection (default 1)")
-    .option("--threads", "N", "threads, each with its own runtime (default 1)")
-    .parse();
-    let connections: usize = args.value_or("--connections", 50usize).max(1);
-    let duration = Duration::from_secs(args.value_or("--duration", 5u64).max(1));
-    let pipeline: usize = args.value_or("--pipeline", 1usize).max(1);
-    let threads: usize = args.value_or("--threads", 1usize).max(1);
+/// A duration flag: `8` (seconds), `8s`, `500ms`, `2m`.
+struct DurationArg(Duration);
 
-    // Kept alive until the end of main when we start our own server.
-    let mut own_server = None;
-    let (addr, host, path) = match args.positionals().first() {
-        Some(url) => parse_url(url).unwrap_or_else(|e| fail(e)),
-        None => {
-            let server = Server::bind(
-                "127.0.0.1:0".parse().unwrap_or_else(|e| fail(e)),
-                hello_router(),
-                ServerConfig::default(),
-            )
-            .and_then(Server::spawn)
-            .unwrap_or_else(|e| fail(format!("cannot start the in-process server: {e}")));
-            let addr = server.addr();
-            println!("no URL given: started stage6-server (hello routes) on http://{addr}/hello");
-            own_server = Some(server);
-            (addr, addr.to_string(), "/hello".to_string())
+impl FromStr for DurationArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (number, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+            Some(i) => s.split_at(i),
+            None => (s, "s"),
+        };
+        let n: f64 = number.parse().map_err(|_| "expected a duration like 8, 8s, 500ms or 2m".to_string())?;
+        let secs = match unit {
+            "s" => n,
+            "ms" => n / 1000.0,
+            "m" => n * 60.0,
+            _ => return Err(format!("unknown unit {unit:?} (use s, ms or m)")),
+        };
+        Duration::try_from_secs_f64(secs).map(DurationArg).map_err(|e| e.to_string())
+    }
+}
+
+fn main() {
+    let cli = Cli::new(
+        "stage6-loadgen",
+        "Keep N keep-alive connections busy with GET requests and report requests/s and latency, \
+         like wrk. Aim it only at servers on your own machine.",
+    )
+    .positional("URL", "http://IP:PORT/path (default: start the stage 6 server in-process and load /hello)")
+    .option("--connections", "N", "concurrent keep-alive connections (default 50)")
+    .option("--duration", "TIME", "how long to run: 8, 8s, 500ms, 2m (default 5 s)")
+    .option("--requests", "N", "stop after N requests instead of a duration")
+    .option(
+        "--pipeline",
+        "P",
+        "requests written at once per connection; latency is then per batch (default 1)",
+    )
+    .option("--threads", "T", "threads, each with its own runtime and C/T connections (default 1)")
+    .option(
+        "--timeout",
+        "MS",
+        "a request (or batch) not answered within MS counts as a timeout (default 2000)",
+    );
+    let usage = cli.usage();
+    let args = cli.parse();
+    // Flags whose value is checked here get the same treatment as the parser's own mistakes.
+    let bad = |e: CliError| -> ! {
+        eprintln!("error: {e}");
+        eprint!("\n{usage}");
+        std::process::exit(2);
+    };
+    let positive = |name: &str, default: usize| -> usize {
+        match args.value_or(name, default) {
+            0 => bad(CliError::BadValue {
+                flag: name.into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            }),
+            n => n,
         }
     };
-    let config = LoadConfig { addr, host, path, connections, threads, pipeline, duration };
-    let mut report = run(&config).unwrap_or_else(|e| fail(e));
-    println!("{}", report.summary(&config));
-    drop(own_server);
-    if report.responses == 0 {
+    let connections = positive("--connections", 50);
+    let pipeline = positive("--pipeline", 1);
+    let threads = positive("--threads", 1);
+    let timeout = args.duration_ms("--timeout", 2000).max(Duration::from_millis(1));
+    let duration = args.try_value::<DurationArg>("--duration").unwrap_or_else(|e| bad(e));
+    let stop = match (args.value::<u64>("--requests"), duration) {
+        (Some(n), _) => Stop::Requests(n),
+        (None, Some(DurationArg(d))) => Stop::After(d),
+        (None, None) => Stop::After(Duration::from_secs(5)),
+    };
+
+    // No URL: our own server on a free port, stopped when `_server` is dropped at the end.
+    let (_server, target) = match args.positionals().first() {
+        Some(url) => (None, parse_url(url).unwrap_or_else(|e| fail(e))),
+        None => {
+            let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+            let server = Server::bind(any, hello_router(), ServerConfig::default())
+                .and_then(Server::spawn)
+                .unwrap_or_else(|e| fail(format!("cannot start the in-process server: {e}")));
+            let addr = server.addr();
+            println!("no URL given: started stage6-server in-process on http://{addr} (one worker thread)");
+            (Some(server), Target { addr, host: addr.to_string(), path: "/hello".into() })
+        }
+    };
+
+    let config = LoadConfig { target, connections, threads, pipeline, stop, timeout, progress: true };
+    let threads = config.threads.min(config.connections);
+    match stop {
+        Stop::After(d) => eprintln!("loading {} for {:.1} s ...", config.target, d.as_secs_f64()),
+        Stop::Requests(n) => eprintln!("loading {} with {n} requests ...", config.target),
+    }
+    let report = load(&config).unwrap_or_else(|e| fail(e));
+    print!("{}", report.summary(&config));
+    if report.requests == 0 {
         fail(format!(
-            "no response at all from {addr}: {}",
+            "no response from {}: {}",
+            config.target.addr,
             report.first_error.as_deref().unwrap_or("nothing answered")
         ));
     }
-    println!("{}", summary_line("stage6", report.responses as usize, threads, report.elapsed));
+    println!("{}", summary_line("stage6", report.requests as usize, threads, report.elapsed));
 }
