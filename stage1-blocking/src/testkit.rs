@@ -23,8 +23,9 @@
 //! makes a test *fail* with a timeout error instead of hanging forever. The timeout is a
 //! safety net, never a way to wait for something (tests in this course do not sleep).
 //!
-//! For crawlers, [`check_page`] holds a response to the demo server's exact bytes, and
-//! [`check_refused`] checks the error of a request to [`refused_addr`].
+//! Crawlers have their exam too, [`check_crawler`]; [`check_page`] holds one response to the
+//! demo server's exact bytes, and [`check_refused`] checks the error of a request to
+//! [`refused_addr`].
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
@@ -331,6 +332,66 @@ pub fn check_page<E: fmt::Display>(path: &str, result: &Result<Response, E>) -> 
 }
 // ANCHOR_END: check_page
 
+// ANCHOR: check_crawler
+/// The crawler exam, which every stage's crawler takes. `crawl(addr, paths)` must fetch every
+/// path from `addr` and return one `(path, outcome)` per path, in any order. Checked:
+///
+/// * 20 numbered pages and the index from a demo server, each byte for byte ([`check_page`]);
+/// * the same with the responses trickling in, 16 bytes at a time (many reads per response);
+/// * an unknown page: a `404` *response*, not an error;
+/// * a garbage response, a truncated one (shorter than its `Content-Length`) and an endless
+///   one (over [`MAX_RESPONSE`](crate::http::MAX_RESPONSE)): each an error, not a panic or
+///   all of our memory.
+pub fn check_crawler<E: fmt::Display>(
+    mut crawl: impl FnMut(SocketAddr, &[String]) -> Vec<(String, Result<Response, E>)>,
+) -> anyhow::Result<()> {
+    use crate::demo::{DemoConfig, DemoServer};
+    let mut pages: Vec<String> = (1..=20).map(|n| format!("/{n}")).collect();
+    pages.push("/".to_string());
+    for (how, config) in [
+        ("whole", DemoConfig::instant()),
+        ("trickled", DemoConfig { trickle: true, ..DemoConfig::instant() }),
+    ] {
+        let server = DemoServer::start(config).context("starting the demo server")?;
+        let wanted = if config.trickle { &pages[..5] } else { &pages[..] };
+        let results = crawl(server.addr(), wanted);
+        if results.len() != wanted.len() {
+            bail!("{how}: {} outcomes for {} paths", results.len(), wanted.len());
+        }
+        for path in wanted {
+            let (_, outcome) = results
+                .iter()
+                .find(|(p, _)| p == path)
+                .with_context(|| format!("{how}: no outcome for {path}"))?;
+            check_page(path, outcome).with_context(|| format!("{how} responses"))?;
+        }
+    }
+
+    let server = DemoServer::start(DemoConfig::instant()).context("starting the demo server")?;
+    match crawl(server.addr(), &["/nope".to_string()]).as_slice() {
+        [(_, Ok(response))] if response.status == 404 => {}
+        [(_, Ok(response))] => bail!("GET /nope: status {}, expected 404", response.status),
+        [(_, Err(e))] => bail!("GET /nope: an error ({e:#}) instead of a 404 response"),
+        other => bail!("GET /nope: {} outcomes for 1 path", other.len()),
+    }
+
+    let bad_answers: [(&str, Vec<u8>); 3] = [
+        ("a garbage response", b"this is not HTTP at all\r\n\r\n".to_vec()),
+        ("a truncated response", b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nonly this".to_vec()),
+        ("an endless response", vec![b'x'; crate::http::MAX_RESPONSE + 4096]),
+    ];
+    for (what, answer) in bad_answers {
+        let addr = one_shot_server(move |_| answer)?;
+        match crawl(addr, &["/1".to_string()]).as_slice() {
+            [(_, Err(_))] => {}
+            [(_, Ok(response))] => bail!("{what} was taken for a {} response", response.status),
+            other => bail!("{what}: {} outcomes for 1 path", other.len()),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: check_crawler
+
 /// Ok if `err` (or one of its causes) is an `io::Error` of kind `ConnectionRefused`: what a
 /// crawler must report for a port nobody listens on (see [`refused_addr`]).
 pub fn check_refused(err: &anyhow::Error) -> anyhow::Result<()> {
@@ -375,6 +436,22 @@ mod tests {
         let refused = anyhow!(io::Error::from(ErrorKind::ConnectionRefused)).context("connecting");
         assert!(check_refused(&refused).is_ok());
         assert!(check_refused(&anyhow!("something else")).is_err());
+    }
+
+    #[test]
+    fn the_blocking_crawler_passes_the_crawler_exam_and_a_sloppy_one_does_not() {
+        let get_all = |addr: SocketAddr, paths: &[String]| -> Vec<(String, anyhow::Result<Response>)> {
+            paths.iter().map(|p| (p.clone(), crate::http::get(addr, p))).collect()
+        };
+        check_crawler(get_all).unwrap();
+        // A crawler that loses the last page of every crawl fails.
+        let err = check_crawler(|addr, paths| {
+            let mut all = get_all(addr, paths);
+            all.pop();
+            all
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "whole: 20 outcomes for 21 paths");
     }
 
     #[test]
