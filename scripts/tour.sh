@@ -19,6 +19,8 @@ done
 
 echo "building ${#clients[@]} client demos (release)..." >&2
 cargo build -q --release --workspace --bins
+# Run what was just built, wherever cargo was told to put it.
+bin_dir="${CARGO_TARGET_DIR:-target}/release"
 
 printf '%-26s %s\n' "crate" "summary (--count $count --delay $delay)"
 printf '%-26s %s\n' "-----" "-------"
@@ -26,7 +28,7 @@ for entry in "${clients[@]}"; do
   crate="${entry%%:*}"
   bin="${entry##*:}"
   # Each client starts its own in-process demo server; its summary is the last line it prints.
-  if out="$("target/release/$bin" --count "$count" --delay "$delay" 2>/dev/null)"; then
+  if out="$("$bin_dir/$bin" --count "$count" --delay "$delay" 2>/dev/null)"; then
     printf '%-26s %s\n' "$crate" "$(printf '%s\n' "$out" | tail -n 1)"
   else
     printf '%-26s %s\n' "$crate" "FAILED (run: cargo run -p $crate -- --count $count --delay $delay)"
