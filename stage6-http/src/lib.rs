@@ -15,6 +15,7 @@
 //! * [`static_files`]: safe mapping of URL paths to files under a root directory.
 //! * [`app`]: the demo application (`stage6-server`'s routes).
 //! * [`client`] and [`loadgen`]: response framing for clients, and `stage6-loadgen`.
+//! * [`histogram`]: fixed-memory latency histogram (log-linear buckets) for `stage6-loadgen`.
 //! * [`server`]: the connection loop and worker threads, on the stage 5 runtime.
 
 pub mod app;

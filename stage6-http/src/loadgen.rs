@@ -22,6 +22,7 @@
 
 use crate::client::{Client, ClientError, ClientRequest};
 use crate::histogram::Histogram;
+use stage2_select_callbacks::trace;
 use stage5_async_await::time::{Sleep, sleep};
 use stage5_async_await::{Runtime, spawn};
 use std::cell::RefCell;
@@ -331,6 +332,7 @@ struct Recorder {
 
 impl Recorder {
     fn error(&self, what: &str, error: &dyn fmt::Display, count: impl FnOnce(&mut Errors)) {
+        trace!("loadgen: {what}: {error}");
         let mut report = self.report.borrow_mut();
         count(&mut report.errors);
         if report.first_error.is_none() {
@@ -370,6 +372,7 @@ async fn drive(plan: Arc<Plan>, recorder: Rc<Recorder>) {
                 continue 'connect;
             }
         };
+        trace!("loadgen: connected to {}", plan.target.addr);
         conn.set_host(&plan.target.host);
         loop {
             let batch = plan.take(plan.pipeline as u64) as usize;
@@ -419,6 +422,7 @@ async fn drive(plan: Arc<Plan>, recorder: Rc<Recorder>) {
                     report.latency.record(started.elapsed());
                 }
                 if !failed && conn.is_closed() {
+                    trace!("loadgen: the server closes this connection; reconnecting");
                     report.reconnects += 1; // the server said Connection: close
                 }
                 recorder.progress.requests.fetch_add(ok as u64, Ordering::Relaxed);
