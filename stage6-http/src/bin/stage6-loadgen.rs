@@ -83,6 +83,11 @@ fn main() {
     let timeout = args.duration_ms("--timeout", 2000).max(Duration::from_millis(1));
     let duration = args.try_value::<DurationArg>("--duration").unwrap_or_else(|e| bad(e));
     let stop = match (args.value::<u64>("--requests"), duration) {
+        (Some(0), _) => bad(CliError::BadValue {
+            flag: "--requests".into(),
+            value: "0".into(),
+            reason: "must be at least 1".into(),
+        }),
         (Some(n), _) => Stop::Requests(n),
         (None, Some(DurationArg(d))) => Stop::After(d),
         (None, None) => Stop::After(Duration::from_secs(5)),
