@@ -196,3 +196,51 @@ fn loads_the_stage6_server() {
     assert!(summary.contains("2000 requests in "), "{summary}");
     assert!(summary.contains("Latency (per batch of 4)"), "{summary}");
 }
+
+/// The binary itself: no set-up needed, the exit codes of the workspace's conventions.
+#[test]
+fn the_binary_runs_with_no_setup_and_reports_mistakes() {
+    let bin = env!("CARGO_BIN_EXE_stage6-loadgen");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
+
+    // No URL: it starts the stage 6 server in-process and loads /hello.
+    let out = run(&["--requests", "300", "--connections", "3", "--pipeline", "2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("no URL given: started stage6-server in-process on http://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  300 requests in "), "{stdout}");
+    assert!(stdout.contains("Latency (per batch of 2)"), "{stdout}");
+    let last = stdout.lines().last().unwrap();
+    assert!(last.starts_with("stage6: 300 requests, 1 thread, ") && last.ends_with(" s"), "{last}");
+
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: stage6-loadgen [OPTIONS] [URL]"));
+
+    for bad in
+        [&["--bogus"][..], &["--connections", "zero"], &["--duration", "3 weeks"], &["--pipeline", "0"]]
+    {
+        let out = run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: ") && stderr.contains(bad[0]), "{bad:?}: {stderr}");
+        assert!(stderr.contains("Usage: stage6-loadgen"), "{stderr}");
+    }
+
+    // Nobody listens there: one line, exit 1.
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = run(&[&format!("http://{addr}/")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with(&format!("error: cannot connect to {addr}: Connection refused")),
+        "{stderr}"
+    );
+    let out = run(&["https://127.0.0.1/"]);
+    assert_eq!(out.status.code(), Some(1));
+}
