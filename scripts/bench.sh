@@ -89,7 +89,7 @@ bench_http() {
   local rpid=$!
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
   taskset -c 1 wrk -t1 -c50 -d8s "http://127.0.0.1:$rport/" | grep -E 'Requests/sec'
-  taskset -c 1 "$bin/stage6-loadgen" "http://127.0.0.1:$rport/" --connections 50 --duration 8 2>/dev/null | tail -n 8
+  taskset -c 1 "$bin/stage6-loadgen" "http://127.0.0.1:$rport/" --connections 50 --duration 8 2>/dev/null | tail -n 12
   kill $rpid; wait $rpid 2>/dev/null || true
 }
 
