@@ -24,9 +24,9 @@ check:
 tour COUNT="10" DELAY="100":
     scripts/tour.sh {{COUNT}} {{DELAY}}
 
-# The benchmarks: stage 2's echo load, stage 5 vs tokio, stage 6's parser (release builds)
-bench:
-    scripts/bench.sh
+# The benchmarks (release builds): `just bench` for all, or one of echo | runtime | http
+bench WHAT="all":
+    scripts/bench.sh {{WHAT}}
 
 # Build and serve the book on http://127.0.0.1:3000 (installs mdbook with cargo if missing)
 docs:
