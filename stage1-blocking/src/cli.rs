@@ -312,6 +312,7 @@ fn type_hint<T>() -> String {
         "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number >= 0".to_string(),
         "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_string(),
         "f32" | "f64" => "a number".to_string(),
+        _ if name.starts_with("core::num::nonzero::NonZero<u") => "a whole number >= 1".to_string(),
         "core::net::socket_addr::SocketAddr" | "std::net::SocketAddr" => {
             "an address like 127.0.0.1:8000".to_string()
         }
@@ -447,7 +448,48 @@ pub fn run_crawler_demo(
     about: &str,
     crawl: impl FnOnce(SocketAddr, &[String], Report) -> anyhow::Result<usize>,
 ) {
-    let args = ClientArgs::from_args(&ClientArgs::cli(program, about).parse());
+    run_crawler_demo_with(program, about, |cli| cli, |_| crawl);
+}
+
+/// [`run_crawler_demo`] for a stage whose crawler takes flags of its own: `more_flags` adds
+/// them to the shared [`ClientArgs`] ones (they show in `--help`), and `crawler` reads them
+/// from the parsed [`Args`] and returns the `crawl` function. It runs right after parsing,
+/// before any demo server starts, so a bad value of a stage's own flag exits 2 at once, like
+/// a bad value of a shared one.
+///
+/// ```no_run
+/// use stage1_blocking::{cli, http};
+///
+/// cli::run_crawler_demo_with(
+///     "stageN-client",
+///     "Fetch /1 .. /N, with a flag of our own.",
+///     |cli| cli.switch("--reverse", "fetch the pages in reverse order"),
+///     |args| {
+///         let reverse = args.switch("--reverse");
+///         move |addr, paths, report| {
+///             let mut paths = paths.to_vec();
+///             if reverse {
+///                 paths.reverse();
+///             }
+///             for path in &paths {
+///                 report.response(path, &http::get(addr, path));
+///             }
+///             Ok(1)
+///         }
+///     },
+/// );
+/// ```
+pub fn run_crawler_demo_with<C>(
+    program: &str,
+    about: &str,
+    more_flags: impl FnOnce(Cli) -> Cli,
+    crawler: impl FnOnce(&Args) -> C,
+) where
+    C: FnOnce(SocketAddr, &[String], Report) -> anyhow::Result<usize>,
+{
+    let parsed = more_flags(ClientArgs::cli(program, about)).parse();
+    let args = ClientArgs::from_args(&parsed);
+    let crawl = crawler(&parsed);
     // `_server` keeps an in-process demo server alive until the summary is printed.
     let (_server, addr) = target(&args);
     let paths: Vec<String> = (1..=args.count).map(|n| format!("/{n}")).collect();
@@ -610,6 +652,13 @@ mod tests {
         let err = a.try_value::<SocketAddr>("--addr").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("--addr") && text.contains("localhost"), "{text}");
+    }
+
+    #[test]
+    fn type_hints_name_what_a_flag_wants() {
+        assert_eq!(type_hint::<u64>(), "a whole number >= 0");
+        assert_eq!(type_hint::<std::num::NonZeroUsize>(), "a whole number >= 1");
+        assert_eq!(type_hint::<SocketAddr>(), "an address like 127.0.0.1:8000");
     }
 
     #[test]
