@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use stage2_select_callbacks::selector::{Backend, Selector};
 use stage2_select_callbacks::trace;
 
 use crate::reactor::Reactor;
@@ -147,13 +148,22 @@ pub struct Runtime {
 impl Runtime {
     /// Creates the selector (epoll, or poll(2) with `SELECTOR=poll`), the wake fd, the queues.
     pub fn new() -> io::Result<Runtime> {
+        Runtime::with_selector(Selector::new()?)
+    }
+
+    /// A runtime on the given selector backend, whatever `SELECTOR` says (tests run on both).
+    pub fn with_backend(backend: Backend) -> io::Result<Runtime> {
+        Runtime::with_selector(Selector::with_backend(backend)?)
+    }
+
+    fn with_selector(selector: Selector) -> io::Result<Runtime> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             remote: Mutex::new(Vec::new()),
             wake_fd: WakeFd::new()?,
         });
-        let reactor = Reactor::new(shared.wake_fd.fd())?;
+        let reactor = Reactor::new(selector, shared.wake_fd.fd())?;
         Ok(Runtime {
             core: Rc::new(Core {
                 shared,
@@ -366,7 +376,10 @@ impl Handle {
     pub fn cancel(&self) {
         self.cancelled.set(true);
         if let (Some(key), Some(core)) = (self.timer, self.core.upgrade()) {
-            drop(core.timers.borrow_mut().remove(key));
+            // Drop the callback only once the heap's borrow has ended: what it captured may
+            // touch the timers when dropped (an armed Sleep disarms itself).
+            let removed = core.timers.borrow_mut().remove(key);
+            drop(removed);
         }
     }
 

@@ -90,7 +90,9 @@ impl Transport {
     }
 
     fn wake(&self) {
-        if let Some(w) = self.state.waker.borrow_mut().take() {
+        // Take the waker out first: no RefCell stays borrowed while a waker runs.
+        let waker = self.state.waker.borrow_mut().take();
+        if let Some(w) = waker {
             w.wake();
         }
     }
@@ -98,6 +100,11 @@ impl Transport {
 
 /// Reads at most this many chunks in a row before letting other tasks run.
 const READS_PER_TURN: usize = 16;
+
+/// The transport stops reading while this many bytes wait to be written (asyncio's default
+/// high-water mark), and reads again once the socket has taken them below it. Without it, a
+/// peer that sends without reading what it is sent would make the buffer grow without bound.
+pub const HIGH_WATER: usize = 64 * 1024;
 
 // ANCHOR: serve_connection
 /// Drives `protocol` over `stream` until the connection ends, then calls
@@ -141,7 +148,8 @@ pub async fn serve_connection<P: Protocol>(stream: TcpStream, mut protocol: P) {
             }
             // 2. Read and hand bytes to the protocol.
             let mut progressed = false;
-            while reading && !state.closing.get() {
+            // Back-pressure: while the peer does not take our bytes, do not take its bytes.
+            while reading && !state.closing.get() && state.outgoing.borrow().len() < HIGH_WATER {
                 if reads == READS_PER_TURN {
                     // Read budget used up with the socket still readable: let others run.
                     cx.waker().wake_by_ref();

@@ -109,9 +109,8 @@ pub(crate) struct Reactor {
 }
 
 impl Reactor {
-    /// A Selector (epoll unless `SELECTOR=poll`) with the wake fd registered in it.
-    pub(crate) fn new(wake_fd: RawFd) -> io::Result<Reactor> {
-        let mut selector = Selector::new()?;
+    /// The reactor over `selector`, with the wake fd registered in it.
+    pub(crate) fn new(mut selector: Selector, wake_fd: RawFd) -> io::Result<Reactor> {
         let mode = match selector.backend() {
             Backend::Epoll => Mode::Edge,
             Backend::Poll => Mode::Level,

@@ -148,7 +148,8 @@ impl<F: Future + 'static> Task<F> {
         // Never queue a finished task again: later wakes become no-ops.
         self.header.queued.store(true, Ordering::Release);
         drop(old);
-        if let Some(w) = self.join_waker.borrow_mut().take() {
+        let joiner = self.join_waker.borrow_mut().take();
+        if let Some(w) = joiner {
             w.wake();
         }
     }

@@ -320,6 +320,24 @@ fn cancelled_callbacks_never_run() {
 }
 
 #[test]
+fn cancelling_a_callback_whose_captures_touch_the_timers_does_not_panic() {
+    // The cancelled callback is dropped, and with it what it captured: here an armed Sleep,
+    // whose destructor disarms its own timer. Dropping it while the timer heap was still
+    // borrowed (by cancel itself) was a "RefCell already borrowed" panic.
+    run(async {
+        let mut armed = Box::pin(sleep(Duration::from_secs(3600)));
+        poll_fn(|cx| {
+            assert!(armed.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        let handle = call_later(Duration::from_secs(3600), move || drop(armed));
+        handle.cancel();
+        assert!(handle.cancelled());
+    });
+}
+
+#[test]
 fn a_panicking_callback_leaves_the_loop_running() {
     let ran = Rc::new(Cell::new(false));
     run({

@@ -9,10 +9,12 @@
 
 use std::net::{SocketAddr, TcpStream as StdStream};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stage1_blocking::cli;
-use stage5_async_await::echo::echo_client;
+use stage2_select_callbacks::echo::EchoStats;
+use stage5_async_await::echo;
 use stage5_async_await::net::{TcpListener, TcpStream};
 use stage5_async_await::time::sleep;
 use stage5_async_await::{Runtime, process, spawn, sys, yield_now};
@@ -205,18 +207,13 @@ fn idle(n: usize) {
     let addr = listener.local_addr().expect("local_addr");
     let exe = std::env::current_exe().unwrap_or_else(|e| cli::fail(format!("current_exe: {e}")));
     let before = rss_bytes();
-    let accepted = Rc::new(std::cell::Cell::new(0usize));
+    let stats = Arc::new(EchoStats::default());
     let (per, echoed) = rt.block_on(async move {
-        let counter = accepted.clone();
+        // stage5-echo's accept loop: a task per client.
+        let server_stats = stats.clone();
         spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((s, _)) => {
-                        drop(spawn(echo_client(s)));
-                        counter.set(counter.get() + 1);
-                    }
-                    Err(e) => cli::fail(format!("accept: {e}")),
-                }
+            if let Err(e) = echo::serve(listener, server_stats).await {
+                cli::fail(format!("accept: {e}"));
             }
         });
         let mut command = std::process::Command::new(exe);
@@ -234,7 +231,7 @@ fn idle(n: usize) {
         }
         // The kernel finished every handshake; wait until our accept loop has taken them
         // all, then one more turn so every echo task is parked in readable().
-        while accepted.get() < n {
+        while (stats.accepted() as usize) < n {
             sleep(Duration::from_millis(5)).await;
         }
         yield_now().await;

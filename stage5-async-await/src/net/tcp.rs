@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal, take_connect_error};
+use stage2_select_callbacks::net::{
+    AcceptError, classify_accept_error, connect_nonblocking, send_nosignal, take_connect_error,
+};
 use stage2_select_callbacks::trace;
 
 use crate::io::{AsyncRead, AsyncWrite};
@@ -63,23 +65,28 @@ impl TcpListener {
             match accepted {
                 Ok((stream, peer)) => {
                     trace!("accepted fd {} from {peer}", stream.as_raw_fd());
-                    return Ok((TcpStream::from_std(stream)?, peer));
+                    match TcpStream::from_std(stream) {
+                        Ok(stream) => return Ok((stream, peer)),
+                        // This one connection cannot be watched (the selector is out of
+                        // memory, say): close it, as if the client had left, and go on.
+                        Err(e) => trace!("accept: cannot register {peer}: {e}; connection closed"),
+                    }
                 }
-                Err(e) if is_out_of_fds(&e) => {
-                    trace!("accept: {e}; backing off {ACCEPT_BACKOFF:?}");
-                    crate::time::sleep(ACCEPT_BACKOFF).await;
-                }
-                // The client gave up between SYN and accept: not the listener's problem.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
-                Err(e) => return Err(e),
+                // Sorted by stage 2's rule, which every accept loop of the course follows.
+                Err(e) => match classify_accept_error(&e) {
+                    AcceptError::OutOfDescriptors => {
+                        trace!("accept: {e}; backing off {ACCEPT_BACKOFF:?}");
+                        crate::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                    // A client that gave up between SYN and accept is not the listener's
+                    // problem (and WouldBlock/EINTR never get here: poll_io waits or retries).
+                    AcceptError::TryNext | AcceptError::Drained => {}
+                    AcceptError::Other => return Err(e),
+                },
             }
         }
     }
     // ANCHOR_END: accept
-}
-
-fn is_out_of_fds(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }
 
 /// A connected TCP stream registered with the current runtime.
