@@ -102,10 +102,11 @@ impl Protocol for EchoProtocol {
     }
 
     fn connection_lost(&mut self, error: Option<io::Error>) {
-        let peer = self.transport.as_ref().and_then(Transport::peer_addr);
-        match error {
-            None => trace!("protocol: {peer:?} closed after {} bytes", self.bytes),
-            Some(e) => trace!("protocol: {peer:?} failed: {e}"),
+        if let Some(peer) = self.transport.as_ref().and_then(Transport::peer_addr) {
+            match error {
+                None => trace!("protocol: {peer} closed after {} bytes", self.bytes),
+                Some(e) => trace!("protocol: {peer} failed: {e}"),
+            }
         }
         self.stats.count_echoed(self.bytes);
         self.stats.count_closed();

@@ -121,6 +121,10 @@ pub async fn serve_connection<P: Protocol>(stream: TcpStream, mut protocol: P) {
     let mut reading = true;
     let mut eof_sent = false;
     let result: io::Result<()> = poll_fn(|cx| {
+        // We are running: a `write` from a callback during this poll is flushed by this poll,
+        // so it must not wake the task again (it would cost a useless poll per chunk).
+        let stale = state.waker.borrow_mut().take();
+        drop(stale);
         let mut reads = 0;
         loop {
             // 1. Flush what the protocol wrote, as far as the socket takes it.
