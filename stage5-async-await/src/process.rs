@@ -86,23 +86,36 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
         _ => Some(Signal::new(SIGCHLD)?),
     };
     let mut child = command.spawn()?;
-    let stdin = child.stdin.take();
+    match adopt(&mut child, fallback) {
+        Ok((stdout, stderr, watch)) => {
+            trace!("child {} spawned", child.id());
+            Ok(Child { stdin: child.stdin.take(), stdout, stderr, watch, child })
+        }
+        Err(e) => {
+            // Spawned, but its pipes or its exit cannot be watched (out of fds, say): stop
+            // and reap it rather than leave it running unseen, and report the error.
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(e)
+        }
+    }
+}
+
+/// Registers a fresh child's pipes and its exit with the reactor.
+fn adopt(
+    child: &mut std::process::Child,
+    fallback: Option<Signal>,
+) -> io::Result<(Option<PipeReader>, Option<PipeReader>, ExitWatch)> {
     let stdout = child.stdout.take().map(|s| PipeReader::new(OwnedFd::from(s))).transpose()?;
     let stderr = child.stderr.take().map(|s| PipeReader::new(OwnedFd::from(s))).transpose()?;
     let watch = match fallback {
         Some(signal) => ExitWatch::Sigchld(signal),
-        None => match sys::pidfd_open(child.id()) {
-            Ok(fd) => ExitWatch::Pidfd { source: Source::new(fd.as_raw_fd(), Readiness::NONE)?, _fd: fd },
-            Err(e) => {
-                // Spawned but cannot watch it (e.g. out of fds): reap it, report the error.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-        },
+        None => {
+            let fd = sys::pidfd_open(child.id())?;
+            ExitWatch::Pidfd { source: Source::new(fd.as_raw_fd(), Readiness::NONE)?, _fd: fd }
+        }
     };
-    trace!("child {} spawned", child.id());
-    Ok(Child { stdin, stdout, stderr, watch, child })
+    Ok((stdout, stderr, watch))
 }
 // ANCHOR_END: spawn
 

@@ -35,26 +35,18 @@ fn main() {
     )
     .parse();
     let what = args.positionals().first().cloned().unwrap_or_else(|| "all".into());
-    let n: Option<usize> = match args.positionals().get(1) {
-        None => None,
-        Some(s) => match s.parse() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                eprintln!("error: N must be a number, got {s:?}");
-                std::process::exit(2);
-            }
-        },
-    };
+    // N, or the workload's default size (a bad N: one line naming it plus the usage, exit 2).
+    let n = |default: usize| args.positional_or(1, "N", default);
     match what.as_str() {
-        "spawn" => bench("spawn", n.unwrap_or(1_000_000), spawn_join),
-        "sleeps" => bench("sleeps", n.unwrap_or(100_000), sleeps),
-        "pingpong" => bench("pingpong", n.unwrap_or(100_000), pingpong),
-        "idle" => idle(n.unwrap_or(10_000)),
-        "idle-threads" => idle_threads(n.unwrap_or(1_000)),
+        "spawn" => bench("spawn", n(1_000_000), spawn_join),
+        "sleeps" => bench("sleeps", n(100_000), sleeps),
+        "pingpong" => bench("pingpong", n(100_000), pingpong),
+        "idle" => idle(n(10_000)),
+        "idle-threads" => idle_threads(n(1_000)),
         "idle-clients" => {
             let addr = args.positionals().get(2).and_then(|a| a.parse().ok());
-            match (addr, n) {
-                (Some(addr), Some(n)) => idle_clients(addr, n),
+            match (addr, args.positionals().get(1).is_some()) {
+                (Some(addr), true) => idle_clients(addr, n(0)),
                 _ => cli::fail("usage: stage5-bench idle-clients N ADDR (used by idle)"),
             }
         }
