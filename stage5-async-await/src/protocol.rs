@@ -106,6 +106,10 @@ const READS_PER_TURN: usize = 16;
 /// peer that sends without reading what it is sent would make the buffer grow without bound.
 pub const HIGH_WATER: usize = 64 * 1024;
 
+/// Bytes per read, so one `data_received` gets at most this many: a connection never holds
+/// more than `HIGH_WATER + READ_CHUNK` bytes of output written by an echoing protocol.
+pub const READ_CHUNK: usize = 16 * 1024;
+
 // ANCHOR: serve_connection
 /// Drives `protocol` over `stream` until the connection ends, then calls
 /// `connection_lost`. This is the whole "transport": one poll function that flushes the
@@ -117,7 +121,7 @@ pub async fn serve_connection<P: Protocol>(stream: TcpStream, mut protocol: P) {
     };
     protocol.connection_made(transport.clone());
     let state = &transport.state;
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; READ_CHUNK];
     let mut reading = true;
     let mut eof_sent = false;
     let result: io::Result<()> = poll_fn(|cx| {

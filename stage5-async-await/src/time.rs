@@ -244,9 +244,11 @@ impl Interval {
         self.next += self.period;
         let now = Instant::now();
         if self.next <= now {
-            let behind = now - self.next;
-            let periods = behind.as_nanos() / self.period.as_nanos() + 1;
-            self.next += self.period * periods as u32;
+            // Skip every tick already missed: the next one is the first on the schedule after
+            // now. (In nanoseconds, so billions of missed ticks of a tiny period still count.)
+            let (behind, period) = ((now - self.next).as_nanos(), self.period.as_nanos());
+            let skip = (behind / period + 1) * period;
+            self.next += Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX));
         }
         due
     }

@@ -54,7 +54,7 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
             // high-water mark, so it holds at most that plus the chunk that crossed it.
             let limit = match server {
                 Server::Tasks => CHUNK,
-                Server::Protocol => protocol::HIGH_WATER + CHUNK,
+                Server::Protocol => protocol::HIGH_WATER + protocol::READ_CHUNK,
             };
             stats.check(load.clients as u64 + 1, limit).unwrap_or_else(|e| panic!("{what}: {e:#}"));
         }
