@@ -13,7 +13,8 @@
 //! * `reactor` (internal): stage 2's Selector, one source per fd, readiness -> wakes.
 //! * [`mod@time`]: the timer heap, `sleep`, `timeout`, `interval`.
 //! * [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`; [`io`]: read/write helpers, `BufReader`.
-//! * [`echo`]: the echo handler of `stage5-echo` and the idle benchmark.
+//! * [`echo`]: the echo server as tasks and as a Protocol (`stage5-echo`, `stage5-protocol`,
+//!   the idle benchmark), counted in stage 2's `EchoStats`.
 //! * [`http`]: an async HTTP/1.0 GET over stage 1's request/response code.
 //! * [`process`]: children with piped output read line by line, exit awaited on a pidfd.
 //! * [`signal`]: SIGINT/SIGTERM as futures (sigaction + self-pipe).
