@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use stage5_async_await::time::{Elapsed, interval, sleep, sleep_until, timeout};
 use stage5_async_await::{JoinError, Runtime, call_at, call_later, call_soon, run, spawn, yield_now};
 
-const GUARD: Duration = Duration::from_secs(30);
+/// A failure detector, never a wait: stage 1's test-socket timeout.
+const GUARD: Duration = stage1_blocking::testkit::SAFETY_TIMEOUT;
 
 #[test]
 fn block_on_returns_the_output() {

@@ -14,7 +14,8 @@ use stage5_async_await::signal::{SIGUSR1, SIGUSR2, Signal};
 use stage5_async_await::time::timeout;
 use stage5_async_await::{run, spawn};
 
-const GUARD: Duration = Duration::from_secs(30);
+/// A failure detector, never a wait: stage 1's test-socket timeout.
+const GUARD: Duration = stage1_blocking::testkit::SAFETY_TIMEOUT;
 
 #[test]
 fn child_lines_arrive_in_order_with_the_exit_status() {
@@ -122,7 +123,7 @@ fn a_protocol_echoes_and_sees_every_callback() {
             let addr = listener.local_addr().unwrap();
             let server = spawn(protocol::serve(listener, move || Echo { transport: None, log: log.clone() }));
             let client = TcpStream::connect(addr).await.unwrap();
-            let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+            let payload = stage1_blocking::testkit::payload(1, 200_000);
             // Write everything, then EOF; read the echo until the server closes.
             let writer = {
                 let client = Rc::new(client);
