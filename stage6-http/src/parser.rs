@@ -377,6 +377,12 @@ impl Parser {
         self.pos > 0 || self.scan > 0
     }
 
+    /// True once the head of the current request is complete and its body is arriving: the
+    /// server switches from the header deadline (slowloris) to the body's progress timeout.
+    pub fn in_body(&self) -> bool {
+        !matches!(self.state, State::RequestLine | State::HeaderLine)
+    }
+
     /// True while the parser waits for the body of a request that sent
     /// `Expect: 100-continue` (HTTP/1.1): the server should write `100 Continue` once.
     pub fn wants_continue(&self) -> bool {
