@@ -254,8 +254,13 @@ fn malformed_request_gets_400_then_close() {
 #[test]
 fn error_statuses_over_the_wire() {
     let server = demo();
-    let cases: [(&[u8], u16); 6] = [
+    let cases: [(&[u8], u16); 11] = [
         (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+        (b"GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: t\0\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n  folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400),
         (b"BREW / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413),
@@ -279,6 +284,10 @@ fn error_statuses_over_the_wire() {
         many.push_str(&format!("X-{i}: v\r\n"));
     }
     client.send(format!("{many}\r\n").as_bytes());
+    assert_eq!(client.response().status, 431);
+    let mut client = Client::connect(&server);
+    let huge = format!("GET / HTTP/1.1\r\nHost: t\r\nCookie: {}\r\n\r\n", "c".repeat(20_000));
+    client.send(huge.as_bytes());
     assert_eq!(client.response().status, 431);
 }
 
