@@ -227,6 +227,7 @@ pub struct Server {
 }
 
 impl Server {
+    // ANCHOR: bind
     /// Binds `addr` once per worker (SO_REUSEPORT: the kernel spreads new connections over
     /// the workers' sockets). Port 0 picks a free port, the same for every worker.
     pub fn bind(addr: SocketAddr, router: Router, config: ServerConfig) -> io::Result<Server> {
@@ -239,6 +240,7 @@ impl Server {
         }
         Ok(Server { listeners, addr, router: Arc::new(router), config })
     }
+    // ANCHOR_END: bind
 
     /// The address the server listens on (with the real port).
     pub fn local_addr(&self) -> SocketAddr {
@@ -357,6 +359,8 @@ fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+// ANCHOR: listen
+/// A listening socket; with `reuse_port`, one of several on the same port (one per worker).
 fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -368,6 +372,7 @@ fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListene
     socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
+// ANCHOR_END: listen
 
 // ANCHOR: run_worker
 /// One worker: a runtime that accepts until shutdown begins, then drains. Worker 0 of
