@@ -1,0 +1,374 @@
+//! The red team's tests: hostile clients over real sockets on 127.0.0.1. Each test is an
+//! attack or a misbehaving client (garbage in every split, smuggling shapes, half-closes,
+//! resets, floods of connections, endless sessions) and checks the server neither crashes,
+//! hangs, leaks, nor mis-frames a response, and keeps serving a good request afterwards.
+//!
+//! Most checks compare exact bytes: what the server sent (its `Date` values replaced by a fixed
+//! one) against what the library's own parser, router and serializer say it should send,
+//! computed in-process. The tests that count the process's file descriptors or its memory
+//! take the write side of [`RESOURCES`], so that no other test of this file opens sockets meanwhile.
+
+use stage1_blocking::testkit::SAFETY_TIMEOUT;
+use stage6_http::date::DATE_LEN;
+use stage6_http::response::{CONTINUE, WriteContext};
+use stage6_http::{
+    Limits, Method, Parsed, Parser, Request, Response, Router, Server, ServerConfig, ServerHandle,
+};
+use stage6_http::{Version, json, query};
+use std::future::ready;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{RwLock, RwLockReadGuard};
+use std::task::{Context, Poll, Waker};
+
+// --- shared plumbing ------------------------------------------------------------------------
+
+/// Tests that count process-wide resources hold the write side; every other test the read side.
+static RESOURCES: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    RESOURCES.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn start(router: Router, config: ServerConfig) -> ServerHandle {
+    Server::bind("127.0.0.1:0".parse().unwrap(), router, config)
+        .expect("bind 127.0.0.1:0")
+        .spawn()
+        .expect("start workers")
+}
+
+/// A connection with the safety timeouts (a hung server fails the test instead of hanging it).
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(SAFETY_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(SAFETY_TIMEOUT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// xorshift64*: deterministic, so a failing case number reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// What every test writes in place of the server's `Date` values.
+const FIXED_DATE: &[u8; DATE_LEN] = b"Thu, 01 Jan 1970 00:00:00 GMT";
+
+/// `bytes` with every `Date:` header value replaced by [`FIXED_DATE`].
+fn fixed_dates(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut from = 0;
+    while let Some(i) = out[from..].windows(8).position(|w| w == b"\r\nDate: ") {
+        let at = from + i + 8;
+        if at + DATE_LEN <= out.len() {
+            out[at..at + DATE_LEN].copy_from_slice(FIXED_DATE);
+        }
+        from = at;
+    }
+    out
+}
+
+/// Sends `pieces` one `write` each, closes the sending side, and reads everything up to EOF.
+/// A write may fail once the server has answered an error and closed: that answer still
+/// counts, so write errors end the sending, not the exchange.
+fn exchange(addr: SocketAddr, pieces: &[&[u8]]) -> Vec<u8> {
+    let mut stream = connect(addr);
+    for piece in pieces {
+        if stream.write_all(piece).is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut answer = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut answer) {
+        assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "no EOF within the safety timeout (hang)");
+        assert_ne!(e.kind(), std::io::ErrorKind::TimedOut, "no EOF within the safety timeout (hang)");
+    }
+    answer
+}
+
+/// Polls a handler future that is ready at once (the test routers' handlers all are).
+fn run_now(router: &Router, request: Request) -> Response {
+    let mut future = router.dispatch(request);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(response) => response,
+        Poll::Pending => panic!("test handlers answer at once"),
+    }
+}
+
+/// The responses the server must send for `input` (sent whole, then EOF), according to the
+/// library's parser, router and serializer: one entry per response, dates fixed. Stops where
+/// the server must close: after an error, after a response that closes, or at a request that
+/// never completes.
+fn expected_answers(router: &Router, limits: Limits, input: &[u8]) -> Vec<Vec<u8>> {
+    let mut parser = Parser::new(limits);
+    let mut answers = Vec::new();
+    let mut start = 0;
+    loop {
+        let mut out = Vec::new();
+        match parser.parse(&input[start..]) {
+            Ok(Parsed::Complete { request, consumed }) => {
+                start += consumed;
+                let ctx = WriteContext {
+                    version: request.version(),
+                    head_request: request.is_head(),
+                    keep_alive: request.keep_alive(),
+                    date: FIXED_DATE,
+                };
+                let close = run_now(router, request).write_all_to(&mut out, &ctx).expect("test bodies work");
+                answers.push(out);
+                if close {
+                    return answers;
+                }
+            }
+            Ok(Parsed::Partial) => return answers,
+            Err(err) => {
+                let ctx = WriteContext {
+                    version: Version::Http11,
+                    head_request: false,
+                    keep_alive: false,
+                    date: FIXED_DATE,
+                };
+                let _ = Response::for_parse_error(err).write_all_to(&mut out, &ctx);
+                answers.push(out);
+                return answers;
+            }
+        }
+    }
+}
+
+/// Checks `actual` (dates fixed) is exactly `expected`, allowing `100 Continue` interim
+/// responses between them (whether one is sent depends on where the reads split).
+fn check_answers(actual: &[u8], expected: &[Vec<u8>]) -> Result<(), String> {
+    let mut at = 0;
+    let skip_continues = |at: &mut usize| {
+        while actual[*at..].starts_with(CONTINUE) {
+            *at += CONTINUE.len();
+        }
+    };
+    for (i, want) in expected.iter().enumerate() {
+        skip_continues(&mut at);
+        let got = &actual[at..(at + want.len()).min(actual.len())];
+        if got != &want[..] {
+            return Err(format!(
+                "response {i} differs:\n  want {:?}\n  got  {:?}",
+                String::from_utf8_lossy(want),
+                String::from_utf8_lossy(&actual[at..]),
+            ));
+        }
+        at += want.len();
+    }
+    skip_continues(&mut at);
+    if at != actual.len() {
+        return Err(format!(
+            "{} bytes after the last response: {:?}",
+            actual.len() - at,
+            String::from_utf8_lossy(&actual[at..])
+        ));
+    }
+    Ok(())
+}
+
+/// The routers the fuzzing servers run: every handler answers at once, so the oracle can
+/// poll it once; there is a streamed body, a decoded parameter, a decoded query, and an echo.
+fn fuzz_router() -> Router {
+    let echo = |req: Request| {
+        let body = req.body().to_vec();
+        ready(Response::new(200).content_type("application/octet-stream").body(body))
+    };
+    Router::new()
+        .get("/", |_: Request| ready(Response::text("root")))
+        .get("/users/:id", |req: Request| {
+            ready(match query::percent_decode_str(req.param("id").unwrap_or(""), false) {
+                Ok(id) => Response::json(json::object(|o| {
+                    o.str("id", &id);
+                })),
+                Err(_) => Response::error(400),
+            })
+        })
+        .get("/search", |req: Request| {
+            ready(match req.query_param("q") {
+                Ok(q) => Response::json(json::object(|o| {
+                    o.str("q", q.as_deref().unwrap_or(""));
+                })),
+                Err(_) => Response::error(400),
+            })
+        })
+        .get("/stream/:n", |req: Request| {
+            let n = req.param("n").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0).min(40);
+            ready(
+                Response::new(200).stream(Box::new((0..n).map(|i| Ok(format!("piece {i}\n").into_bytes())))),
+            )
+        })
+        .post("/echo", echo)
+        .route(Method::Put, "/echo", echo)
+        .delete("/item/:id", |req: Request| {
+            ready(Response::new(204).header("X-Id", req.param("id").unwrap_or("").to_string()))
+        })
+}
+
+// --- 1. garbage over the wire ---------------------------------------------------------------
+
+const TEMPLATES: &[&str] = &[
+    "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "GET /users/a%20b?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: fuzz\r\nAccept: */*\r\n\r\n",
+    "GET /search?q=caf%C3%A9+au+lait&n=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    "HEAD /stream/3 HTTP/1.1\r\nHost: a\r\n\r\n",
+    "HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "GET /stream/4 HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /stream/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world",
+    "PUT /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody",
+    "GET http://example.com:80/users/7?q HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    "DELETE /item/7 HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+    "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+];
+
+const BYTES: &[u8] = b"\r\n\0 \t:;,=0123456789aAfF/?%#\x7f\x80\xff\x01+-";
+const SNIPPETS: &[&str] = &[
+    "\r\n",
+    "\r\n\r\n",
+    "Host: x\r\n",
+    "Content-Length: 3\r\n",
+    "Content-Length: +3\r\n",
+    "Content-Length: 18446744073709551616\r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "Transfer-Encoding: chunked, chunked\r\n",
+    "Transfer-Encoding: identity, chunked\r\n",
+    "Connection: close\r\n",
+    "Connection: keep-alive\r\n",
+    "Expect: 100-continue\r\n",
+    " folded\r\n",
+    "0\r\n\r\n",
+    "ffffffffffffffffffff\r\n",
+    "1;a=\"b\"\r\nx\r\n",
+    "HTTP/1.0",
+    "GET /stream/9 HTTP/1.1\r\nHost: a\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok",
+    "%",
+    "%zz",
+    "%00",
+    "%C0%AF",
+];
+
+fn mutate(rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for _ in 0..1 + rng.below(3) {
+        bytes.extend_from_slice(rng.pick(TEMPLATES).as_bytes());
+    }
+    for _ in 0..rng.below(5) {
+        let at = rng.below(bytes.len() + 1);
+        match rng.below(6) {
+            0 if at < bytes.len() => bytes[at] = *rng.pick(BYTES),
+            1 => bytes.insert(at, *rng.pick(BYTES)),
+            2 if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            3 => {
+                let snippet = rng.pick(SNIPPETS).as_bytes();
+                bytes.splice(at..at, snippet.iter().copied());
+            }
+            4 => bytes.truncate(at),
+            _ => {
+                let end = (at + rng.below(40)).min(bytes.len());
+                let copy = bytes[at..end].to_vec();
+                bytes.splice(at..at, copy);
+            }
+        }
+    }
+    bytes
+}
+
+#[test]
+fn mutated_requests_in_random_splits_get_exactly_the_right_answers() {
+    let _guard = shared();
+    let small = Limits { max_target_len: 40, max_header_bytes: 60, max_headers: 3, max_body_bytes: 8 };
+    let servers = [
+        (Limits::default(), start(fuzz_router(), ServerConfig::default())),
+        (small, start(fuzz_router(), ServerConfig { limits: small, ..ServerConfig::default() })),
+    ];
+    let oracle = fuzz_router();
+    let mut rng = Rng(0x5eed_f00d_7ea1_u64);
+    let (mut answers, mut statuses) = (0, std::collections::BTreeMap::<String, usize>::new());
+    for case in 0..4000 {
+        let (limits, server) = &servers[rng.below(2)];
+        let input = mutate(&mut rng);
+        // Random pieces: request boundaries, line ends and chunk sizes fall everywhere.
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        while at < input.len() {
+            let most = if rng.below(2) == 0 { 8 } else { 200 };
+            let end = (at + 1 + rng.below(most)).min(input.len());
+            pieces.push(&input[at..end]);
+            at = end;
+        }
+        let actual = fixed_dates(&exchange(server.addr(), &pieces));
+        let expected = expected_answers(&oracle, *limits, &input);
+        if let Err(why) = check_answers(&actual, &expected) {
+            panic!("case {case}, input {:?}: {why}", String::from_utf8_lossy(&input));
+        }
+        answers += expected.len();
+        for answer in &expected {
+            *statuses.entry(String::from_utf8_lossy(&answer[9..12]).into_owned()).or_default() += 1;
+        }
+    }
+    eprintln!("{answers} answers checked; statuses {statuses:?}");
+    // The generator must reach both sides: good requests and every kind of refusal.
+    assert!(statuses.len() >= 10, "{statuses:?}");
+    // Still serving.
+    for (_, server) in &servers {
+        let answer = exchange(server.addr(), &[b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"]);
+        assert!(answer.ends_with(b"\r\n\r\nroot"), "{:?}", String::from_utf8_lossy(&answer));
+    }
+}
+
+// --- 2. handlers that misbehave where the server does not expect it ---------------------------
+
+#[test]
+fn a_handler_that_panics_before_returning_its_future_costs_one_500() {
+    // The panic is in the closure itself (`parse().unwrap()` on a route parameter), not in
+    // the future it returns, so the future's catch_unwind never sees it.
+    let _guard = shared();
+    let router = Router::new()
+        .get("/n/:n", |req: Request| {
+            let n: u32 =
+                req.param("n").unwrap_or("").parse().expect("a number (this panic is expected by the test)");
+            ready(Response::text(format!("{n}")))
+        })
+        .get("/", |_: Request| ready(Response::text("fine")));
+    let config = ServerConfig {
+        max_connections: 1,
+        shutdown_timeout: std::time::Duration::from_millis(100),
+        ..ServerConfig::default()
+    };
+    let server = start(router, config);
+    let answer = fixed_dates(&exchange(server.addr(), &[b"GET /n/x HTTP/1.1\r\nHost: a\r\n\r\n"]));
+    let oracle = Response::error(500).close();
+    let mut want = Vec::new();
+    let ctx =
+        WriteContext { version: Version::Http11, head_request: false, keep_alive: true, date: FIXED_DATE };
+    let _ = oracle.write_all_to(&mut want, &ctx);
+    assert_eq!(String::from_utf8_lossy(&answer), String::from_utf8_lossy(&want));
+    // The connection's slot and its in-flight mark were given back: nothing is left for a
+    // graceful shutdown to wait for.
+    assert_eq!(server.stop().unwrap().abandoned, 0);
+}
