@@ -16,6 +16,7 @@ use crate::parser::{ParseError, Version};
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// A body produced piece by piece; each item is the next piece (an empty piece is skipped).
 /// An `Err` aborts the response: the connection is closed without the final chunk, so the
@@ -353,7 +354,12 @@ impl Streaming {
     /// connection without finishing the body.
     pub fn write_next(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
         loop {
-            match self.pieces.next() {
+            // The producer is the handler's code running inside the connection loop, outside
+            // the catch around the handler's future: a panic here is turned into the same
+            // error a failing producer returns (the body is cut short, the connection closes).
+            let next = catch_unwind(AssertUnwindSafe(|| self.pieces.next()))
+                .unwrap_or_else(|_| Some(Err(io::Error::other("the body's producer panicked"))));
+            match next {
                 // An empty chunk would be read as the end of the body: skip it.
                 Some(Ok(piece)) if piece.is_empty() => continue,
                 Some(Ok(piece)) => {

@@ -372,3 +372,28 @@ fn a_handler_that_panics_before_returning_its_future_costs_one_500() {
     // graceful shutdown to wait for.
     assert_eq!(server.stop().unwrap().abandoned, 0);
 }
+
+#[test]
+fn a_streamed_body_that_panics_truncates_its_response_and_nothing_else() {
+    let _guard = shared();
+    let router = Router::new().get("/boom", |_: Request| {
+        let pieces = (0..3).map(|i| {
+            assert!(i < 1, "the body's producer fails (this panic is expected by the test)");
+            Ok(b"first piece".to_vec())
+        });
+        ready(Response::new(200).stream(Box::new(pieces)))
+    });
+    let config =
+        ServerConfig { shutdown_timeout: std::time::Duration::from_millis(100), ..ServerConfig::default() };
+    let server = start(router, config);
+    let answer = fixed_dates(&exchange(server.addr(), &[b"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n"]));
+    // What was produced before the panic is sent, then the connection closes without the
+    // last chunk: the client can tell the body is incomplete.
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("Transfer-Encoding: chunked\r\n"),
+        "{text:?}"
+    );
+    assert!(text.ends_with("\r\n\r\nb\r\nfirst piece\r\n"), "{text:?}");
+    assert_eq!(server.stop().unwrap().abandoned, 0);
+}
