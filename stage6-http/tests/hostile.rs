@@ -343,6 +343,21 @@ fn mutated_requests_in_random_splits_get_exactly_the_right_answers() {
 
 // --- 2. handlers that misbehave where the server does not expect it ---------------------------
 
+/// Reads one response head (and nothing more) from `stream`: up to and including the blank line.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => {
+                panic!("no complete response head ({other:?}); got {:?}", String::from_utf8_lossy(&head))
+            }
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 #[test]
 fn a_handler_that_panics_before_returning_its_future_costs_one_500() {
     // The panic is in the closure itself (`parse().unwrap()` on a route parameter), not in
@@ -396,4 +411,28 @@ fn a_streamed_body_that_panics_truncates_its_response_and_nothing_else() {
     );
     assert!(text.ends_with("\r\n\r\nb\r\nfirst piece\r\n"), "{text:?}");
     assert_eq!(server.stop().unwrap().abandoned, 0);
+}
+
+#[test]
+fn a_handler_answering_1xx_gets_a_500_not_an_interim_response() {
+    // A 1xx is never a final answer: a client reads it as interim and takes the *next*
+    // response as the answer to this request, so every later answer would be off by one.
+    let _guard = shared();
+    let router = Router::new()
+        .get("/early", |_: Request| ready(Response::new(103).header("Link", "</a.css>; rel=preload")))
+        .get("/upgrade", |_: Request| ready(Response::new(101).header("Upgrade", "websocket")))
+        .get("/", |_: Request| ready(Response::text("root")));
+    let server = start(router, ServerConfig::default());
+    let mut stream = connect(server.addr());
+    stream
+        .write_all(b"GET /early HTTP/1.1\r\nHost: a\r\n\r\nGET /upgrade HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    for path in ["/early", "/upgrade"] {
+        let head = read_head(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 500 "), "{path}: {head:?}");
+        let mut body = [0u8; 26];
+        stream.read_exact(&mut body).unwrap();
+        assert_eq!(&body, b"500 Internal Server Error\n");
+    }
+    assert!(read_head(&mut stream).starts_with("HTTP/1.1 200 OK"));
 }
