@@ -6,12 +6,11 @@
 mod common;
 
 use common::curl;
-use stage1_blocking::testkit::{self, payload, raw_exchange, same_bytes};
+use stage1_blocking::testkit::{payload, raw_exchange, same_bytes};
 use stage6_http::app::{BOOK_DIR, MAX_SLEEP_MS, default_root, demo_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Server, ServerConfig, ServerHandle};
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -167,25 +166,6 @@ fn sleep_takes_its_query_and_refuses_bad_input() {
     }
     // The path form of earlier versions is gone.
     assert_eq!(status(&get(&server, "/sleep/5")), 404);
-}
-
-/// One worker, two connections: while the first request sleeps on the timer heap, the second
-/// is answered. Were the handler to block its thread (`std::thread::sleep`), the first answer
-/// would be written before the second request was even read, and the check that it has not
-/// come yet would fail. (The one assumption: a `/hello` round trip on 127.0.0.1 takes less
-/// than the 3 seconds the first request sleeps.)
-#[test]
-fn a_sleeping_request_does_not_hold_up_the_thread() {
-    let server = start(None);
-    let mut sleeper = testkit::connect(server.addr()).unwrap();
-    sleeper.write_all(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
-    assert_eq!(split(&get(&server, "/hello")).1, b"Hello, World!");
-    sleeper.set_nonblocking(true).unwrap();
-    let mut byte = [0u8; 1];
-    let early = sleeper.read(&mut byte);
-    assert!(matches!(&early, Err(e) if e.kind() == ErrorKind::WouldBlock), "answered already: {early:?}");
-    sleeper.set_nonblocking(false).unwrap();
-    assert_eq!(split(&testkit::read_all(&mut sleeper).unwrap()).1, b"slept 3000 ms\n");
 }
 
 /// A directory under the system's temp dir, removed on drop. Its name has `&` and `<` in it,
