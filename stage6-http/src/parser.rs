@@ -29,9 +29,9 @@ pub struct Limits {
     /// least 8000 octets of request line). Longer: `414 URI Too Long`. Values above 65,535
     /// count as 65,535 (route parameters are stored as 16-bit offsets).
     pub max_target_len: usize,
-    /// Most bytes of header lines (and trailer lines of a chunked body), counting their CRLFs
-    /// and the empty line that ends them. Default 16 KiB (Node.js's default). More:
-    /// `431 Request Header Fields Too Large`.
+    /// Most bytes of header lines (and of a chunked body's trailer lines, chunk extensions and
+    /// leading zeros of chunk sizes), counting their CRLFs and the empty line that ends them.
+    /// Default 16 KiB (Node.js's default). More: `431 Request Header Fields Too Large`.
     pub max_header_bytes: usize,
     /// Most header (plus trailer) lines. Default 100 (httparse and hyper's default). More:
     /// `431 Request Header Fields Too Large`.
@@ -188,7 +188,8 @@ pub enum ParseError {
     BadChunk,
     /// More header lines than [`Limits::max_headers`] (431).
     TooManyHeaders,
-    /// More header bytes than [`Limits::max_header_bytes`] (431).
+    /// More header bytes (trailers and chunk extensions included) than
+    /// [`Limits::max_header_bytes`] (431).
     HeadersTooLarge,
     /// A body longer than [`Limits::max_body_bytes`] (413).
     BodyTooLarge,
@@ -749,6 +750,15 @@ impl Parser {
         }
         if let Some(b) = find_control(extensions) {
             return Err(control_error(b).unwrap_or(ParseError::BadChunk));
+        }
+        // Leading zeros and extensions carry nothing we use, yet the connection buffers them
+        // with the body until the request is complete: without a bound, 1 KiB of them per
+        // one-byte chunk would hold a GiB for a 1 MiB body. They count against the header
+        // limit, as trailer lines do.
+        let significant = line[..digits].iter().skip_while(|&&b| b == b'0').count().max(1);
+        self.header_bytes += line.len() - significant;
+        if self.header_bytes > self.limits.max_header_bytes {
+            return Err(ParseError::HeadersTooLarge);
         }
         if size == 0 {
             self.state = State::TrailerLine;

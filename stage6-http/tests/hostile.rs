@@ -436,3 +436,39 @@ fn a_handler_answering_1xx_gets_a_500_not_an_interim_response() {
     }
     assert!(read_head(&mut stream).starts_with("HTTP/1.1 200 OK"));
 }
+
+// --- 3. framing tricks -------------------------------------------------------------------------
+
+/// A chunked upload of `chunks` one-byte chunks, each size line padded by `padding` (a chunk
+/// extension or leading zeros).
+fn padded_chunks(chunks: usize, padding: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut request = b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for i in 0..chunks {
+        request.extend_from_slice(format!("{}\r\nx\r\n", padding(i)).as_bytes());
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    request
+}
+
+#[test]
+fn chunk_extensions_and_leading_zeros_count_against_the_header_limit() {
+    // The server buffers a chunked request's bytes as they came until it is complete, so
+    // without a limit on the metadata of size lines, a client could send 1 KiB of it per
+    // byte of body: with the default 1 MiB body limit, 1 GiB held for one connection.
+    let _guard = shared();
+    let server = start(fuzz_router(), ServerConfig::default());
+    let cases = [
+        padded_chunks(40, |i| format!("1;ext{i}={}", "v".repeat(1000))),
+        padded_chunks(40, |_| format!("{}1", "0".repeat(1000))),
+    ];
+    for request in cases {
+        let answer = exchange(server.addr(), &[&request]);
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 431 "), "{text:?}");
+        assert!(text.contains("\r\nConnection: close\r\n"), "{text:?}");
+    }
+    // Within the limit, extensions and leading zeros are still fine.
+    let fits = padded_chunks(40, |i| if i % 2 == 0 { "1;a=b".to_string() } else { "0001".to_string() });
+    let answer = exchange(server.addr(), &[&fits]);
+    assert!(answer.ends_with(&[b'x'; 40]), "{:?}", String::from_utf8_lossy(&answer));
+}
