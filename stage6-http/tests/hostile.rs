@@ -572,3 +572,99 @@ fn an_idle_connection_does_not_keep_the_tail_of_a_pipelined_burst() {
     eprintln!("idle connection: {light} bytes after a GET, {heavy} after a pipelined burst");
     assert!(heavy < light + 8 * 1024, "{light} bytes after a GET, {heavy} after a pipelined burst");
 }
+
+// --- 5. connections by the thousand -------------------------------------------------------------
+
+/// Open file descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("list /proc/self/fd").count()
+}
+
+/// Closes `stream` with an RST instead of a FIN (SO_LINGER with a zero timeout).
+fn reset(stream: TcpStream) {
+    let socket = socket2::SockRef::from(&stream);
+    socket.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    drop(stream);
+}
+
+/// One of the ways a client can leave; `i` picks which.
+fn hit_and_run(addr: SocketAddr, i: usize) {
+    let mut stream = connect(addr);
+    let mut scrap = [0u8; 4096];
+    match i % 9 {
+        0 => {} // connect, say nothing, close
+        1 => {
+            let _ = stream.write_all(b"GET / HTTP/1.1\r\nHo"); // half a request
+        }
+        2 => {
+            let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            let _ = stream.read(&mut scrap);
+        }
+        3 => {
+            let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"); // 400, server closes
+            let _ = stream.read(&mut scrap);
+        }
+        4 => {
+            // A long streamed answer, reset after its first bytes: the server is mid-write.
+            let _ = stream.write_all(b"GET /stream/40 HTTP/1.1\r\nHost: a\r\n\r\n");
+            let _ = stream.read(&mut scrap);
+            return reset(stream);
+        }
+        5 => {
+            let _ = stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc");
+            return reset(stream); // reset mid-body
+        }
+        6 => {
+            let _ = stream.write_all(
+                b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+            );
+            let _ = stream.read(&mut scrap); // the 100 Continue, then leave
+        }
+        7 => {
+            // A pipelined burst and a half-close: every answer must still come, then EOF.
+            let burst = "GET / HTTP/1.1\r\nHost: a\r\n\r\n".repeat(5);
+            stream.write_all(burst.as_bytes()).unwrap();
+            stream.shutdown(Shutdown::Write).unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).unwrap();
+            let answer = String::from_utf8_lossy(&answer);
+            let turned_away =
+                answer.starts_with("HTTP/1.1 503 ") && answer.ends_with("Service Unavailable\n");
+            assert!(turned_away || answer.matches("\r\n\r\nroot").count() == 5, "{answer:?}");
+        }
+        _ => {
+            let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            return reset(stream); // reset before reading the answer
+        }
+    }
+}
+
+#[test]
+fn thousands_of_connections_that_leave_every_way_leave_no_descriptor_behind() {
+    let _guard = exclusive();
+    // Few connection slots, so some of the clients are turned away with a 503 too.
+    let config = ServerConfig { max_connections: 12, ..ServerConfig::default() };
+    let server = start(fuzz_router(), config);
+    hit_and_run(server.addr(), 2); // the server's own descriptors are all open now
+    let baseline = open_fds();
+    let addr = server.addr();
+    let clients: Vec<_> = (0..4)
+        .map(|t| std::thread::spawn(move || (0..450).for_each(|i| hit_and_run(addr, t * 450 + i))))
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    // Every client has closed; the server closes its ends as it notices. Wait for that
+    // (the safety timeout only turns a leak into a failure instead of a hang).
+    let deadline = std::time::Instant::now() + SAFETY_TIMEOUT;
+    while open_fds() > baseline {
+        assert!(std::time::Instant::now() < deadline, "{} descriptors open, {baseline} before", open_fds());
+        std::thread::yield_now();
+    }
+    // And it still serves.
+    let answer = exchange(server.addr(), &[b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"]);
+    assert!(answer.ends_with(b"root"), "{:?}", String::from_utf8_lossy(&answer));
+    let stats = server.stop().unwrap();
+    eprintln!("{stats:?}");
+    assert_eq!(stats.abandoned, 0, "{stats:?}");
+}
