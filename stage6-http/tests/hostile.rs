@@ -608,11 +608,11 @@ fn hit_and_run(addr: SocketAddr, i: usize) {
             // A long streamed answer, reset after its first bytes: the server is mid-write.
             let _ = stream.write_all(b"GET /stream/40 HTTP/1.1\r\nHost: a\r\n\r\n");
             let _ = stream.read(&mut scrap);
-            return reset(stream);
+            reset(stream);
         }
         5 => {
             let _ = stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc");
-            return reset(stream); // reset mid-body
+            reset(stream); // reset mid-body
         }
         6 => {
             let _ = stream.write_all(
@@ -634,7 +634,7 @@ fn hit_and_run(addr: SocketAddr, i: usize) {
         }
         _ => {
             let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-            return reset(stream); // reset before reading the answer
+            reset(stream); // reset before reading the answer
         }
     }
 }
