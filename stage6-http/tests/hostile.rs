@@ -668,3 +668,52 @@ fn thousands_of_connections_that_leave_every_way_leave_no_descriptor_behind() {
     eprintln!("{stats:?}");
     assert_eq!(stats.abandoned, 0, "{stats:?}");
 }
+
+// --- 6. a session that never ends -------------------------------------------------------------
+
+#[test]
+fn a_long_keep_alive_session_does_not_grow_the_server() {
+    // 100,000 requests on one connection, in pipelined bursts cut at every possible place,
+    // so partial requests sit in the connection's buffer between reads. Whatever a
+    // connection keeps per request (a buffer that grows, a list that is never cleared) shows
+    // as memory that grows with the number of requests.
+    let _guard = exclusive();
+    let server = start(fuzz_router(), ServerConfig::default());
+    let oracle = fuzz_router();
+    let mut burst = Vec::new();
+    for i in 0..40 {
+        let request = match i % 4 {
+            0 => "GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_string(),
+            1 => format!("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{}", i, "e".repeat(i)),
+            2 => "PUT /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n".into(),
+            _ => format!("GET /users/{i}%20x?q=1 HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"),
+        };
+        burst.extend_from_slice(request.as_bytes());
+    }
+    let answers = expected_answers(&oracle, Limits::default(), &burst);
+    assert_eq!(answers.len(), 40);
+    let answer_len: usize = answers.iter().map(Vec::len).sum();
+    let mut stream = connect(server.addr());
+    let mut received = vec![0u8; answer_len];
+    let mut memory = Vec::new();
+    for round in 0..2500 {
+        // Cut the burst somewhere new each time: the tail arrives in a second write.
+        let cut = round * 7 % burst.len();
+        stream.write_all(&burst[..cut]).unwrap();
+        stream.write_all(&burst[cut..]).unwrap();
+        stream.read_exact(&mut received).unwrap();
+        if let Err(why) = check_answers(&fixed_dates(&received), &answers) {
+            panic!("round {round}: {why}");
+        }
+        if round == 250 || round == 2499 {
+            memory.push(resident_bytes());
+        }
+    }
+    eprintln!(
+        "resident after 10,000 requests: {} KiB; after 100,000: {} KiB",
+        memory[0] / 1024,
+        memory[1] / 1024
+    );
+    // 90,000 requests apart: even 4 bytes kept per request would show as 360 KB.
+    assert!(memory[1] < memory[0] + 256 * 1024, "{memory:?}");
+}
