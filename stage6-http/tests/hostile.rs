@@ -717,3 +717,84 @@ fn a_long_keep_alive_session_does_not_grow_the_server() {
     // 90,000 requests apart: even 4 bytes kept per request would show as 360 KB.
     assert!(memory[1] < memory[0] + 256 * 1024, "{memory:?}");
 }
+
+// --- 7. shapes with a known answer --------------------------------------------------------------
+
+#[test]
+fn smuggling_shapes_odd_targets_and_escapes_get_the_right_status_and_body() {
+    let _guard = shared();
+    let server = start(fuzz_router(), ServerConfig::default());
+    let post = |headers: &str, body: &str| format!("POST /echo HTTP/1.1\r\nHost: a\r\n{headers}\r\n{body}");
+    let get = |target: &str| format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+    let chunked = |body: &str| post("Transfer-Encoding: chunked\r\n", body);
+    let many_trailers = chunked(&format!("1\r\nx\r\n0\r\n{}\r\n", "T: t\r\n".repeat(120)));
+    let cases: Vec<(String, u16, Option<&str>)> = vec![
+        // Two framings, or one that two parsers could read two ways.
+        (post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400, None),
+        (post("Transfer-Encoding: chunked, chunked\r\n", "0\r\n\r\n"), 400, None),
+        (post("Transfer-Encoding: chunked, identity\r\n", "0\r\n\r\n"), 501, None),
+        (post("Transfer-Encoding: identity\r\n", "hello"), 501, None),
+        (post("Transfer-Encoding: \"chunked\"\r\n", "0\r\n\r\n"), 501, None),
+        (post("Transfer-Encoding: \x0bchunked\r\n", "0\r\n\r\n"), 400, None),
+        (post("Transfer-Encoding : chunked\r\n", "0\r\n\r\n"), 400, None),
+        ("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into(), 400, None),
+        (post("Transfer_Encoding: chunked\r\nContent-Length: 5\r\n", "hello"), 200, Some("hello")),
+        (post("Content-Length: +5\r\n", "hello"), 400, None),
+        (post("Content-Length: -1\r\n", ""), 400, None),
+        (post("Content-Length: 0x5\r\n", "hello"), 400, None),
+        (post("Content-Length: 5 5\r\n", "hello"), 400, None),
+        (post("Content-Length: 5, 6\r\n", "hello"), 400, None),
+        (post("Content-Length: 5,\r\n", "hello"), 400, None),
+        (post("Content-Length: 5, 5\r\n", "hello"), 200, Some("hello")),
+        (post("Content-Length: 00005\r\n", "hello"), 200, Some("hello")),
+        (post("Content-Length: 1000000000000000000\r\n", ""), 413, None),
+        (post("Content-Length: 18446744073709551616\r\n", ""), 400, None),
+        // Chunk sizes: hex overflow, sign, prefix, data longer than announced.
+        (chunked("10000000000000000\r\n"), 400, None),
+        (chunked("ffffffffffffffff\r\n"), 413, None),
+        (chunked("-5\r\nhello\r\n0\r\n\r\n"), 400, None),
+        (chunked("0x5\r\nhello\r\n0\r\n\r\n"), 400, None),
+        (chunked("3\r\nabcd\r\n0\r\n\r\n"), 400, None),
+        (chunked("5 \r\nhello\r\n0\r\n\r\n"), 200, Some("hello")),
+        (chunked("5;a=\"b;c\"\r\nhello\r\n0\r\n\r\n"), 200, Some("hello")),
+        (many_trailers, 431, None),
+        // Absolute-form targets with odd hosts.
+        (get("http://[::1]:8080/users/v6"), 200, Some(r#"{"id":"v6"}"#)),
+        (get("HtTp://x/users/mixed"), 200, Some(r#"{"id":"mixed"}"#)),
+        (get("http://x:99999999/"), 200, Some("root")),
+        (get("http://a@b/"), 400, None),
+        (get("http:///"), 400, None),
+        (get("http://"), 400, None),
+        (get("ftp://x/"), 400, None),
+        (get("http://x\\y/"), 400, None),
+        // Percent-encoding in a route parameter, and the JSON writer's escaping.
+        (get("/users/%"), 400, None),
+        (get("/users/%zz"), 400, None),
+        (get("/users/%4"), 400, None),
+        (get("/users/%C0%AF"), 400, None),    // overlong '/'
+        (get("/users/%ED%A0%80"), 400, None), // a UTF-16 surrogate
+        (get("/users/%FF"), 400, None),
+        (get("/users/%00%1f%7F"), 200, Some("{\"id\":\"\\u0000\\u001f\x7f\"}")),
+        (get("/users/%22%5C%0A%0D%09"), 200, Some(r#"{"id":"\"\\\n\r\t"}"#)),
+        (get("/users/%E2%80%A8%F0%9F%98%80"), 200, Some("{\"id\":\"\u{2028}\u{1f600}\"}")),
+        (get("/users/a%2Fb"), 200, Some(r#"{"id":"a/b"}"#)),
+        (get("/users/a/b"), 404, None),
+        (get("/search?q=%2"), 400, None),
+        (get("/search?q=a+b%2B%26&q=second"), 200, Some(r#"{"q":"a b+&"}"#)),
+        (get("/search?=&&x=%&q=1"), 400, None),
+        (get("/search?q"), 200, Some(r#"{"q":""}"#)),
+    ];
+    let oracle = fuzz_router();
+    for (request, status, body) in &cases {
+        let actual = fixed_dates(&exchange(server.addr(), &[request.as_bytes()]));
+        let text = String::from_utf8_lossy(&actual);
+        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{request:?} got {text:?}");
+        if let Some(body) = body {
+            assert!(text.ends_with(&format!("\r\n\r\n{body}")), "{request:?} got {text:?}");
+        }
+        let expected = expected_answers(&oracle, Limits::default(), request.as_bytes());
+        if let Err(why) = check_answers(&actual, &expected) {
+            panic!("{request:?}: {why}");
+        }
+    }
+}
