@@ -798,3 +798,88 @@ fn smuggling_shapes_odd_targets_and_escapes_get_the_right_status_and_body() {
         }
     }
 }
+
+// --- 8. clients that stop talking, or stop listening -----------------------------------------
+
+/// A router with a 16 MiB streamed body: far more than a loopback socket buffers.
+fn big_router() -> Router {
+    fuzz_router().get("/big", |_: Request| {
+        ready(
+            Response::new(200).stream(Box::new((0..256).map(|i| Ok(vec![b'a' + (i % 26) as u8; 64 * 1024])))),
+        )
+    })
+}
+
+#[test]
+fn requests_pipelined_behind_a_100_continue_body_are_all_answered() {
+    let _guard = shared();
+    let server = start(fuzz_router(), ServerConfig::default());
+    let head = b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+    let rest = b"helloGET /users/1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nokGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut stream = connect(server.addr());
+    stream.write_all(head).unwrap();
+    let mut interim = [0u8; CONTINUE.len()];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim[..], CONTINUE);
+    stream.write_all(rest).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let whole = [&head[..], &rest[..]].concat();
+    let expected = expected_answers(&fuzz_router(), Limits::default(), &whole);
+    assert_eq!(expected.len(), 4);
+    if let Err(why) = check_answers(&fixed_dates(&answer), &expected) {
+        panic!("{why}");
+    }
+}
+
+#[test]
+fn a_client_that_half_closes_after_a_big_burst_still_gets_every_answer() {
+    // 3,000 pipelined requests, then shutdown(Write): the server sees EOF long before it has
+    // answered them all (the answers, 1.4 MB, wait for the client to read). EOF must mean
+    // "no more requests", not "drop the answers".
+    let _guard = shared();
+    let server = start(big_router(), ServerConfig::default());
+    let mut burst = Vec::new();
+    for i in 0..3000 {
+        let path = if i % 2 == 0 { "/stream/40" } else { "/" };
+        burst.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+    }
+    let expected = expected_answers(&fuzz_router(), Limits::default(), &burst);
+    let mut stream = connect(server.addr());
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        writer.write_all(&burst).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    sender.join().unwrap();
+    if let Err(why) = check_answers(&fixed_dates(&answer), &expected) {
+        panic!("{why}");
+    }
+    // And a half-close right after one request for a body bigger than the socket buffers.
+    let mut stream = connect(server.addr());
+    stream.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    assert!(answer.ends_with(b"\r\n0\r\n\r\n"), "the body was cut short");
+    assert!(answer.len() > 16 * 1024 * 1024);
+}
+
+#[test]
+fn a_reset_in_the_middle_of_a_big_answer_costs_nothing_but_that_answer() {
+    let _guard = shared();
+    let server = start(big_router(), ServerConfig::default());
+    for _ in 0..20 {
+        let mut stream = connect(server.addr());
+        stream.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut some = [0u8; 100_000];
+        stream.read_exact(&mut some).unwrap();
+        reset(stream);
+    }
+    let answer = exchange(server.addr(), &[b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"]);
+    assert!(answer.ends_with(b"root"), "{:?}", String::from_utf8_lossy(&answer));
+    assert_eq!(server.stop().unwrap().abandoned, 0);
+}
