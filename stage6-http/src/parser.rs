@@ -511,6 +511,13 @@ impl Parser {
             State::RequestLine if raw.len() > longest_request_line => {
                 Err(overlong_request_line(&raw[..longest_request_line], self.max_target_len()))
             }
+            // The method must be a token from its first byte: binary (a TLS handshake sent to
+            // this plain-HTTP port, say) is refused as soon as it arrives, not once a line or
+            // the header timeout ends. A CR at the end may be the line's own.
+            State::RequestLine => match method_error(raw.strip_suffix(b"\r").unwrap_or(raw)) {
+                Some(err) => Err(err),
+                None => Ok(()),
+            },
             // + 1 for the LF that has not arrived (or was cut off) yet.
             State::HeaderLine | State::TrailerLine
                 if self.header_bytes + raw.len() + 1 > self.limits.max_header_bytes =>
@@ -840,6 +847,9 @@ impl Parser {
 /// The error for a request line longer than any valid one, decided from its first `longest`
 /// bytes: 414 if the target is what made it long, 400 otherwise.
 fn overlong_request_line(prefix: &[u8], max_target_len: usize) -> ParseError {
+    if let Some(err) = method_error(prefix) {
+        return err;
+    }
     let Some(space) = prefix.iter().position(|&b| b == b' ') else {
         return ParseError::BadRequestLine;
     };
@@ -849,6 +859,13 @@ fn overlong_request_line(prefix: &[u8], max_target_len: usize) -> ParseError {
     let rest = &prefix[space + 1..];
     let target_len = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
     if target_len > max_target_len { ParseError::TargetTooLong } else { ParseError::BadRequestLine }
+}
+
+/// The error a byte before the first space of a request line (that is, in its method) that
+/// is not a token character makes, exactly as [`scan_token`] reports it for a whole line.
+fn method_error(line: &[u8]) -> Option<ParseError> {
+    let end = line.iter().position(|&b| b == b' ' || !is_tchar(b))?;
+    (line[end] != b' ').then(|| control_error(line[end]).unwrap_or(ParseError::BadRequestLine))
 }
 
 /// `HTTP/1.1` or `HTTP/1.0`; `HTTP/d.d` otherwise is 505, anything else 400.
@@ -1267,6 +1284,23 @@ pub(crate) mod tests {
         assert_eq!(error_of(b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
         assert_eq!(error_of(b"GET http://u@h/ HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
         assert_eq!(error_of(b"GET http:/// HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
+    }
+
+    #[test]
+    fn a_method_that_cannot_be_one_is_refused_before_its_line_ends() {
+        let partial = |bytes: &[u8]| Parser::default().parse(bytes);
+        assert_eq!(partial(b"\x16\x03\x01\x00\xc8").unwrap_err(), ParseError::BadRequestLine);
+        assert_eq!(partial(b"GE\0").unwrap_err(), ParseError::Nul);
+        assert_eq!(partial(b"GE\rT").unwrap_err(), ParseError::BareCr);
+        // A CR at the end may be the line's own, a space ends the method: wait for more.
+        assert!(matches!(partial(b"\r"), Ok(Parsed::Partial)));
+        assert!(matches!(partial(b"GET\r"), Ok(Parsed::Partial)));
+        assert!(matches!(partial(b"GET /\x7f"), Ok(Parsed::Partial)));
+        // Whole, byte by byte, or too long to be a request line: the same error.
+        assert_eq!(error_of(b"G\0T / HTTP/1.1\r\n\r\n"), ParseError::Nul);
+        let mut overlong = b"G\x7fT /".to_vec();
+        overlong.extend_from_slice(&[b'a'; 9000]);
+        assert_eq!(error_of(&overlong), ParseError::BadRequestLine);
     }
 
     #[test]

@@ -883,3 +883,22 @@ fn a_reset_in_the_middle_of_a_big_answer_costs_nothing_but_that_answer() {
     assert!(answer.ends_with(b"root"), "{:?}", String::from_utf8_lossy(&answer));
     assert_eq!(server.stop().unwrap().abandoned, 0);
 }
+
+#[test]
+fn binary_garbage_is_refused_as_soon_as_it_arrives() {
+    // A TLS ClientHello sent to this plain-HTTP port (no LF in it): the first byte can never
+    // start a method, yet the server waited for a whole line, that is, until the header
+    // timeout, and a client waiting for its ServerHello waited with it.
+    let _guard = shared();
+    let config =
+        ServerConfig { header_timeout: std::time::Duration::from_secs(1), ..ServerConfig::default() };
+    let server = start(fuzz_router(), config);
+    let mut hello = vec![0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03];
+    hello.extend((0..190u32).map(|i| (i * 7 % 251) as u8).filter(|&b| b != b'\n'));
+    for garbage in [&hello[..], b"GE\0T", b"G\x7fET / HTTP/1.1"] {
+        let mut stream = connect(server.addr());
+        stream.write_all(garbage).unwrap(); // and no half-close: the client waits for an answer
+        let head = read_head(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 400 "), "{garbage:?}: {head:?}");
+    }
+}
