@@ -644,6 +644,7 @@ fn thousands_of_connections_that_leave_every_way_leave_no_descriptor_behind() {
     let _guard = exclusive();
     // Few connection slots, so some of the clients are turned away with a 503 too.
     let config = ServerConfig { max_connections: 12, ..ServerConfig::default() };
+    let before_server = open_fds();
     let server = start(fuzz_router(), config);
     hit_and_run(server.addr(), 2); // the server's own descriptors are all open now
     let baseline = open_fds();
@@ -665,8 +666,9 @@ fn thousands_of_connections_that_leave_every_way_leave_no_descriptor_behind() {
     let answer = exchange(server.addr(), &[b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"]);
     assert!(answer.ends_with(b"root"), "{:?}", String::from_utf8_lossy(&answer));
     let stats = server.stop().unwrap();
-    eprintln!("{stats:?}");
     assert_eq!(stats.abandoned, 0, "{stats:?}");
+    // A stopped server leaves nothing open either (listener, epoll, wakers, timers).
+    assert_eq!(open_fds(), before_server);
 }
 
 // --- 6. a session that never ends -------------------------------------------------------------
