@@ -34,6 +34,11 @@ copy_peers() {
   # with the same 13 bytes, but our "/" is the workshop's HTML page; ask every server for the
   # same URLPATH so the pipelined rows compare like with like.
   sed -i 's|wrk.format("GET", "/")|wrk.format("GET", os.getenv("URLPATH") or "/")|' "$peers/pipeline16.lua"
+  # target/peers sits inside this workspace's directory: an empty [workspace] table tells
+  # cargo each peer is a project of its own, not a forgotten member of ours.
+  for manifest in "$peers"/*/Cargo.toml; do
+    grep -q '^\[workspace\]' "$manifest" || printf '\n[workspace]\n' >> "$manifest"
+  done
 }
 
 bench_echo() {
@@ -55,7 +60,7 @@ best_of_3() {  # best_of_3 LABEL CMD... ; prints the best "<n> in <ms> ms" line 
 bench_runtime() {
   copy_peers
   say "building tokio-runtime-bench (reference)"
-  (cd "$peers/tokio-runtime-bench" && cargo build -q --release)
+  (cd "$peers/tokio-runtime-bench" && env -u CARGO_TARGET_DIR cargo build -q --release)
   local tokio="$peers/tokio-runtime-bench/target/release/tokio-runtime-bench"
   say "stage 5 vs tokio current-thread (same workloads, same sizes, same xorshift delays)"
   for w in spawn sleeps pingpong; do
@@ -82,7 +87,7 @@ bench_http() {
   python3 "$peers/rss_idle.py" "$port" "$pid" 1000 /hello | sed 's/^/stage6   /'
   kill $pid; wait $pid 2>/dev/null || true
   trap - EXIT
-  (cd "$peers" && RSS=1 ./bench.sh raw hyper)
+  (cd "$peers" && env -u CARGO_TARGET_DIR RSS=1 ./bench.sh raw hyper)
   say "our load generator vs wrk, both against the raw epoll peer"
   local raw="$peers/raw_epoll_hello/target/release/raw_epoll_hello" rport=18091
   taskset -c 0 "$raw" "$rport" 2>/dev/null &

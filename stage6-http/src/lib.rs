@@ -21,6 +21,7 @@
 pub mod app;
 pub mod client;
 pub mod date;
+mod deadline;
 pub mod histogram;
 pub mod json;
 pub mod loadgen;

@@ -56,6 +56,10 @@ enum Segment {
 struct Pattern {
     segments: Vec<Segment>,
     names: Arc<Vec<Box<str>>>,
+    /// The whole pattern when it has no `:param` or `*rest`: then matching is one comparison
+    /// of the path with it, instead of a walk segment by segment (most routes are like this,
+    /// and every request tries the routes before its own).
+    exact: Option<Box<str>>,
 }
 
 impl Pattern {
@@ -90,12 +94,16 @@ impl Pattern {
             segments.push(segment);
         }
         assert!(names.len() <= MAX_PARAMS, "{pattern:?} has more than {MAX_PARAMS} parameters");
-        Pattern { segments, names: Arc::new(names) }
+        let exact = names.is_empty().then(|| pattern.into());
+        Pattern { segments, names: Arc::new(names), exact }
     }
 
     // ANCHOR: matches
     /// Matches `path`, recording captures (offsets into `path`) in `params`.
     fn matches(&self, path: &str, params: &mut Params) -> bool {
+        if let Some(exact) = &self.exact {
+            return same_bytes(exact.as_bytes(), path.as_bytes());
+        }
         let Some(mut rest) = path.strip_prefix('/').map(Some) else {
             return false;
         };
@@ -109,7 +117,9 @@ impl Pattern {
             let Some(remaining) = rest else {
                 return false; // the path ran out before the pattern
             };
-            let (piece, next) = match remaining.find('/') {
+            // (A byte loop, not `str::find`: its searcher costs more to set up than a few
+            // bytes of segment cost to scan.)
+            let (piece, next) = match remaining.bytes().position(|b| b == b'/') {
                 Some(slash) => (&remaining[..slash], Some(&remaining[slash + 1..])),
                 None => (remaining, None),
             };

@@ -154,7 +154,13 @@ impl TcpStream {
     /// Waits until a read would not block, without reading (so an idle connection needs no
     /// buffer: the echo server allocates one only when bytes are there).
     pub async fn readable(&self) {
-        poll_fn(|cx| self.source.poll_ready(cx, Direction::Read)).await
+        poll_fn(|cx| self.poll_readable(cx)).await
+    }
+
+    /// [`TcpStream::readable`] as a poll function, for a hand-written future that waits for
+    /// readability *or* something else (stage 6 waits for it or a connection's deadline).
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.source.poll_ready(cx, Direction::Read)
     }
 
     /// Non-blocking read attempt. If the reactor already knows the socket is drained, this
