@@ -738,6 +738,12 @@ impl Connection {
             if !in_request && worker.draining.get() {
                 return Ok(Next::Quiet);
             }
+            if !in_request && self.unparsed.capacity() > 0 {
+                // Idle again after a pipelined burst: everything in `unparsed` was answered,
+                // and its buffer (up to 64 KiB) would stay with the connection for as long as
+                // it idles. Allocating it again for the next burst is cheaper than keeping it.
+                self.unparsed = Vec::new();
+            }
             let deadline = if self.in_body() {
                 Instant::now() + worker.config.body_timeout
             } else if let (true, Some(deadline)) = (in_request, self.header_deadline) {
@@ -970,7 +976,12 @@ impl Connection {
             while written < out.len() {
                 match stream.poll_write(cx, &out[written..]) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Poll::Ready(Ok(n)) => written += n,
+                    Poll::Ready(Ok(n)) => {
+                        written += n;
+                        // Progress: the client is reading. `write_timeout` bounds each wait
+                        // for room in the kernel's buffer, not the whole (maybe huge) write.
+                        timer = None;
+                    }
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => {

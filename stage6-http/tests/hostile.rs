@@ -560,7 +560,6 @@ fn an_idle_connection_does_not_keep_the_parsers_buffers_of_a_big_request() {
 }
 
 #[test]
-#[ignore = "server.rs bug: after a pipelined burst, `unparsed` keeps its allocation (up to 64 KiB) while the connection is idle"]
 fn an_idle_connection_does_not_keep_the_tail_of_a_pipelined_burst() {
     // One write of 60 requests (1 KiB each): the server parses the first from its scratch
     // buffer and copies the other 59 into the connection's `unparsed`, whose allocation
