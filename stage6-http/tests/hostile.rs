@@ -955,3 +955,56 @@ fn a_slow_reader_that_keeps_reading_is_not_cut_off() {
     }
     eprintln!("{LEN} bytes in {:?}", started.elapsed());
 }
+
+// --- 9. shutting down with hostile clients connected -----------------------------------------
+
+#[test]
+fn shutdown_ends_on_time_whatever_the_clients_are_doing() {
+    // Slow uploads stuck mid-body, readers that stopped reading a 16 MiB answer, idle
+    // keep-alives and half-sent heads, all at once: a graceful stop must still end within
+    // its deadline, count exactly the in-flight ones as abandoned, and close every socket.
+    let _guard = shared();
+    let config =
+        ServerConfig { shutdown_timeout: std::time::Duration::from_millis(200), ..ServerConfig::default() };
+    let server = start(big_router(), config);
+    let mut clients = Vec::new();
+    for i in 0..40 {
+        let mut stream = connect(server.addr());
+        match i % 4 {
+            0 => {
+                // In the body: the server's 100 Continue says it has the head and waits.
+                let head =
+                    b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n";
+                stream.write_all(head).unwrap();
+                let mut interim = [0u8; CONTINUE.len()];
+                stream.read_exact(&mut interim).unwrap();
+                stream.write_all(b"abc").unwrap();
+            }
+            1 => {
+                // Stopped reading a big answer: the server's writes are stuck.
+                stream.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+                read_head(&mut stream);
+            }
+            2 => {
+                stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+                let (head, _) = read_sized_response(&mut stream);
+                assert!(head.starts_with("HTTP/1.1 200 OK"));
+            }
+            _ => stream.write_all(b"GET / HTTP/1.1\r\nHo").unwrap(),
+        }
+        clients.push(stream);
+    }
+    let (done, stopped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(server.stop()));
+    let stats = stopped.recv_timeout(SAFETY_TIMEOUT).expect("stop() did not return: shutdown hangs").unwrap();
+    assert_eq!(stats.abandoned, 20, "{stats:?}");
+    for (i, mut stream) in clients.into_iter().enumerate() {
+        // Whatever was in flight, the socket is closed now: EOF (after any bytes already
+        // sent) or a reset, never a wait.
+        let mut rest = Vec::new();
+        match stream.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "client {i}: {e}"),
+        }
+    }
+}
