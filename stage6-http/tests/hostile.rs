@@ -1008,3 +1008,49 @@ fn shutdown_ends_on_time_whatever_the_clients_are_doing() {
         }
     }
 }
+
+// --- 10. out of file descriptors ----------------------------------------------------------------
+
+#[test]
+fn a_server_out_of_descriptors_serves_the_waiting_clients_as_descriptors_free_up() {
+    // `stage6-server` with room for about a dozen connections (ulimit -n 24), and 40 clients
+    // at once, each asking for one answer and `Connection: close`. Past the limit, accept
+    // fails with EMFILE and the rest wait in the kernel's queue; as answered connections
+    // close, the waiting ones must be accepted and answered, all 40, with no client closing
+    // anything first (a server that dropped or forgot them would leave some waiting forever).
+    let _guard = shared();
+    let command = format!("ulimit -n 24 && exec {} --addr 127.0.0.1:0", env!("CARGO_BIN_EXE_stage6-server"));
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run stage6-server under sh");
+    let mut banner = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut banner)
+        .unwrap();
+    let addr: SocketAddr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split([' ', '\n']).next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"));
+    let clients: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").unwrap();
+            stream
+        })
+        .collect();
+    for (i, mut stream) in clients.into_iter().enumerate() {
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        assert!(
+            answer.ends_with(b"\r\n\r\nHello, World!"),
+            "client {i}: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
