@@ -181,6 +181,113 @@ pub fn run_bin(path: &str, args: &[&str], trace: bool) -> io::Result<BinRun> {
     })
 }
 
+// ANCHOR: check_client_binary
+/// The exam every stage's crawler binary takes, run as a learner runs it. Checked:
+///
+/// * `--count 3 --delay 0`, no set-up: exit 0, the demo server's line first, a `GET /N -> 200
+///   OK, 78 bytes` line for each page, and last the summary `"{stage}: 3 requests, 1 thread, ...
+///   s"` (`stage` is the binary's name up to its first `-`); nothing on stderr without `TRACE`;
+/// * against [`refused_addr`]: one `-> error: ...refused` line per request, the summary, exit 1;
+/// * `--help` (usage, exit 0), an unknown flag and a bad value (one line naming it, exit 2).
+pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
+    let name = std::path::Path::new(bin).file_name().and_then(|n| n.to_str()).unwrap_or(bin);
+    let stage = name.split('-').next().unwrap_or(name);
+    let out = run_bin(bin, &["--count", "3", "--delay", "0"], false)?;
+    ensure_code(&out, 0, "--count 3 --delay 0")?;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    if !lines.first().is_some_and(|l| l.starts_with("demo server on http://127.0.0.1:")) {
+        bail!("{name}: the first line is not the demo server's:\n{}", out.stdout);
+    }
+    for n in 1..=3 {
+        let line = format!("GET /{n} -> 200 OK, 78 bytes");
+        if !lines.contains(&line.as_str()) {
+            bail!("{name}: no {line:?} in:\n{}", out.stdout);
+        }
+    }
+    let summary = format!("{stage}: 3 requests, {threads} thread{}, ", if threads == 1 { "" } else { "s" });
+    check_summary(name, &out.stdout, &summary)?;
+    if !out.stderr.is_empty() {
+        bail!("{name}: stderr without TRACE:\n{}", out.stderr);
+    }
+
+    let closed = refused_addr()?.to_string();
+    let out = run_bin(bin, &["--addr", &closed, "--count", "2"], false)?;
+    ensure_code(&out, 1, "a refused --addr")?;
+    let refused = out.stdout.lines().filter(|l| l.contains("-> error: ") && l.contains("refused")).count();
+    if refused != 2 {
+        bail!("{name}: {refused} refused lines for 2 requests:\n{}", out.stdout);
+    }
+    check_summary(name, &out.stdout, &format!("{stage}: 2 requests, "))?;
+
+    check_usage_errors(bin)?;
+    let out = run_bin(bin, &["--count", "ten"], false)?;
+    ensure_code(&out, 2, "--count ten")?;
+    if !out.stderr.starts_with("error: bad value \"ten\" for --count") {
+        bail!("{name}: --count ten:\n{}", out.stderr);
+    }
+    Ok(())
+}
+// ANCHOR_END: check_client_binary
+
+/// The exam every server binary takes: `--help`, an unknown flag and a bad `--addr` (see
+/// [`check_usage_errors`]), and a port already in use: exactly one line on stderr, exit 1.
+pub fn check_server_binary(bin: &str) -> anyhow::Result<()> {
+    check_usage_errors(bin)?;
+    let out = run_bin(bin, &["--addr", "not-an-address"], false)?;
+    ensure_code(&out, 2, "--addr not-an-address")?;
+    if !out.stderr.starts_with("error: bad value \"not-an-address\" for --addr") {
+        bail!("{bin}: --addr not-an-address:\n{}", out.stderr);
+    }
+    let taken = TcpListener::bind("127.0.0.1:0")?;
+    let addr = taken.local_addr()?;
+    let out = run_bin(bin, &["--addr", &addr.to_string()], false)?;
+    ensure_code(&out, 1, "a port in use")?;
+    let expected = format!(
+        "error: {addr} is already in use (another program listens there; stop it or pick another port with --addr)\n"
+    );
+    if out.stderr != expected {
+        bail!("{bin}: a port in use gave:\n{}", out.stderr);
+    }
+    Ok(())
+}
+
+/// `--help` prints the usage and exits 0; `--bogus` is one line naming it, then the usage, exit 2.
+pub fn check_usage_errors(bin: &str) -> anyhow::Result<()> {
+    let name = std::path::Path::new(bin).file_name().and_then(|n| n.to_str()).unwrap_or(bin);
+    let out = run_bin(bin, &["--help"], false)?;
+    ensure_code(&out, 0, "--help")?;
+    if !out.stdout.contains(&format!("Usage: {name} [OPTIONS]")) {
+        bail!("{name}: --help printed no usage:\n{}", out.stdout);
+    }
+    let out = run_bin(bin, &["--bogus"], false)?;
+    ensure_code(&out, 2, "--bogus")?;
+    if out.stderr.lines().next() != Some("error: unknown flag --bogus") || !out.stderr.contains("Usage: ") {
+        bail!("{name}: --bogus gave:\n{}", out.stderr);
+    }
+    Ok(())
+}
+
+fn ensure_code(out: &BinRun, code: i32, what: &str) -> anyhow::Result<()> {
+    if out.code != Some(code) {
+        bail!(
+            "{what}: exit code {:?}, expected {code}\nstdout:\n{}stderr:\n{}",
+            out.code,
+            out.stdout,
+            out.stderr
+        );
+    }
+    Ok(())
+}
+
+/// The last line of `stdout` is a summary starting with `prefix` and ending in `" s"`.
+fn check_summary(name: &str, stdout: &str, prefix: &str) -> anyhow::Result<()> {
+    let last = stdout.lines().last().unwrap_or_default();
+    if !last.starts_with(prefix) || !last.ends_with(" s") {
+        bail!("{name}: the last line is not a summary starting {prefix:?}:\n{stdout}");
+    }
+    Ok(())
+}
+
 /// Reads until EOF.
 pub fn read_all(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -485,6 +592,16 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.to_string(), "whole: 20 outcomes for 21 paths");
+    }
+
+    #[test]
+    fn the_binary_exams_fail_a_program_that_is_not_a_demo() {
+        // `true` exits 0 whatever it is given, prints nothing, and has no usage.
+        let err = check_client_binary("true", 1).unwrap_err().to_string();
+        assert!(err.contains("not the demo server's"), "{err}");
+        let err = check_server_binary("true").unwrap_err().to_string();
+        assert!(err.contains("--help printed no usage"), "{err}");
+        assert!(run_bin("no-such-program-here", &[], false).is_err());
     }
 
     #[test]

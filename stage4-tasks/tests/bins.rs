@@ -1,9 +1,11 @@
-//! The binaries as a learner runs them: the summary line every stage shares, `TRACE=1` showing
-//! each task step, `--help`, one-line errors with the right exit status, and `stage4-fib`.
+//! The binaries as a learner runs them. The crawler and the echo server take the exams every
+//! stage's binaries take (stage 1's testkit: the summary line, `--help`, one-line errors with
+//! the right exit status); `TRACE=1` must show each step (which task, which state, what it
+//! yields); `stage4-fib` must print the right number and refuse an N it cannot answer.
 
-use std::net::TcpListener;
-
-use stage1_blocking::testkit::{BinRun, run_bin};
+use stage1_blocking::testkit::{
+    BinRun, check_client_binary, check_server_binary, check_usage_errors, run_bin,
+};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_stage4-client");
 const ECHO: &str = env!("CARGO_BIN_EXE_stage4-echo");
@@ -14,18 +16,13 @@ fn run(bin: &str, args: &[&str]) -> BinRun {
 }
 
 #[test]
-fn client_fetches_every_page_and_ends_with_the_summary() {
-    let out = run(CLIENT, &["--count", "3", "--delay", "0"]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert!(lines[0].starts_with("demo server on http://127.0.0.1:"), "{}", out.stdout);
-    for n in 1..=3 {
-        let line = format!("GET /{n} -> 200 OK, 78 bytes");
-        assert!(lines.contains(&line.as_str()), "no {line:?} in:\n{}", out.stdout);
-    }
-    let last = lines.last().unwrap();
-    assert!(last.starts_with("stage4: 3 requests, 1 thread, ") && last.ends_with(" s"), "{last}");
-    assert_eq!(out.stderr, "", "without TRACE, stderr stays quiet");
+fn the_client_takes_the_client_binary_exam() {
+    check_client_binary(CLIENT, 1).unwrap();
+}
+
+#[test]
+fn the_echo_server_takes_the_server_binary_exam() {
+    check_server_binary(ECHO).unwrap();
 }
 
 #[test]
@@ -46,48 +43,8 @@ fn trace_shows_each_step_which_task_which_state_what_it_yields() {
 }
 
 #[test]
-fn refused_requests_are_error_lines_and_exit_1() {
-    let closed = stage1_blocking::testkit::refused_addr().unwrap().to_string();
-    let out = run(CLIENT, &["--addr", &closed, "--count", "2"]);
-    assert_eq!(out.code, Some(1));
-    let refused = out.stdout.lines().filter(|l| l.contains("-> error: ") && l.contains("refused")).count();
-    assert_eq!(refused, 2, "{}", out.stdout);
-    assert!(
-        out.stdout.lines().last().unwrap().starts_with("stage4: 2 requests, 1 thread, "),
-        "{}",
-        out.stdout
-    );
-}
-
-#[test]
-fn help_and_bad_flags() {
-    for bin in [CLIENT, ECHO, FIB] {
-        let out = run(bin, &["--help"]);
-        assert_eq!(out.code, Some(0), "{bin}");
-        assert!(out.stdout.contains("Usage: stage4-"), "{bin}: {}", out.stdout);
-
-        let out = run(bin, &["--bogus"]);
-        assert_eq!(out.code, Some(2), "{bin}");
-        assert_eq!(out.stderr.lines().next(), Some("error: unknown flag --bogus"), "{bin}");
-        assert!(out.stderr.contains("Usage: stage4-"), "{bin}: {}", out.stderr);
-    }
-    let out = run(CLIENT, &["--count", "ten"]);
-    assert_eq!(out.code, Some(2));
-    assert!(out.stderr.starts_with("error: bad value \"ten\" for --count"), "{}", out.stderr);
-}
-
-#[test]
-fn echo_on_a_port_in_use_is_one_line_and_exit_1() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = run(ECHO, &["--addr", &addr]);
-    assert_eq!(out.code, Some(1));
-    assert_eq!(
-        out.stderr,
-        format!(
-            "error: {addr} is already in use (another program listens there; stop it or pick another port with --addr)\n"
-        )
-    );
+fn fib_has_help_and_refuses_bad_flags() {
+    check_usage_errors(FIB).unwrap();
 }
 
 #[test]
