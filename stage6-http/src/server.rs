@@ -10,7 +10,7 @@
 //!  │   loop {                                                                           │
 //!  │     while a request can be parsed:  router.dispatch(req).await ─► write_to(out)    │
 //!  │     write_all(out).await            (a pipelined burst goes out in one write)      │
-//!  │     try_read(worker's scratch) ─ WouldBlock ─► timeout(readable()).await           │
+//!  │     try_read(worker's scratch) ─ WouldBlock ─► readable or deadline (.await)       │
 //!  │     parser.parse(bytes) ──► one request; the rest stays as bytes in `unparsed`     │
 //!  │   }                                                                                │
 //!  └────────────────────────────────────────────────────────────────────────────────────┘
