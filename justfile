@@ -1,13 +1,30 @@
 # The workshop's recipes. `just` with no arguments lists them.
 # Installing `just` is optional: every recipe is one or two plain commands you can copy.
 
+# Recipe arguments also reach the shell as $1, $2, ...: `run` passes its ARGS on with "$@",
+# so an argument with spaces in it stays one argument.
+set positional-arguments
+
 # List the recipes
 default:
     @just --list
 
 # Run stage N's main demo, e.g. `just run 2 --count 20 --delay 50`
 run N *ARGS:
-    cargo run -q -p "$(ls -d stage{{N}}-*/ | head -n1 | tr -d /)" -- {{ARGS}}
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stage="$1"
+    shift
+    crate=""
+    case "$stage" in
+      *[!0-9]* | "") ;;
+      *) crate="$(ls -d stage"$stage"-*/ 2>/dev/null | head -n1 | tr -d /)" || true ;;
+    esac
+    if [ -z "$crate" ]; then
+      echo "error: no stage \"$stage\"; the stages are: $(ls -d stage[0-9]-*/ | cut -c6 | paste -sd' ')" >&2
+      exit 2
+    fi
+    exec cargo run -q -p "$crate" -- "$@"
 
 # Run every test of the workspace (the README's test command)
 test:

@@ -19,8 +19,11 @@ done
 
 echo "building ${#clients[@]} client demos (release)..." >&2
 cargo build -q --release --workspace --bins
-# Run what was just built, wherever cargo was told to put it.
-bin_dir="${CARGO_TARGET_DIR:-target}/release"
+# Run what was just built, wherever cargo was told to put it (CARGO_TARGET_DIR, a
+# .cargo/config.toml, or the default target/): cargo itself says where.
+target_dir="$(cargo metadata --format-version 1 --no-deps |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+bin_dir="${target_dir:-target}/release"
 
 printf '%-26s %s\n' "crate" "summary (--count $count --delay $delay)"
 printf '%-26s %s\n' "-----" "-------"

@@ -299,6 +299,18 @@ impl Args {
         })
     }
 
+    /// Refuses a value that parsed but is out of range (`stage4-fib 200`: a number, but its
+    /// answer does not fit in a u64). Prints `error: bad value "200" for N: {reason}` and the
+    /// usage on stderr and exits 2, exactly like a value that does not parse.
+    pub fn bad_value(&self, name: &str, value: &str, reason: &str) -> ! {
+        let e = CliError::BadValue {
+            flag: name.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        usage_error(&e, &self.usage)
+    }
+
     /// The usage text, for programs that find a problem after parsing.
     pub fn usage(&self) -> &str {
         &self.usage

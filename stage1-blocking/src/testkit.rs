@@ -148,6 +148,39 @@ pub fn one_shot_server(answer: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static) -
 }
 // ANCHOR_END: one_shot_server
 
+/// What a demo binary did when a test ran it: its exit code and its output, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinRun {
+    /// The exit code (`None` if a signal ended it: a crash, such as a stack overflow).
+    pub code: Option<i32>,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs the binary at `path` (a test gets it from `env!("CARGO_BIN_EXE_<name>")`) with `args`
+/// and waits for it to exit. `TRACE` is set to `1` when `trace` is true and removed otherwise,
+/// so a developer's own `TRACE=1` cannot change what a test sees.
+///
+/// Only for runs that end by themselves (a client, `--help`, a usage error, a port in use):
+/// there is no timeout, as a server that started would run until killed.
+pub fn run_bin(path: &str, args: &[&str], trace: bool) -> io::Result<BinRun> {
+    let mut command = std::process::Command::new(path);
+    command.args(args).stdin(std::process::Stdio::null());
+    if trace {
+        command.env("TRACE", "1");
+    } else {
+        command.env_remove("TRACE");
+    }
+    let out = command.output()?;
+    Ok(BinRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
 /// Reads until EOF.
 pub fn read_all(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();

@@ -147,6 +147,14 @@ impl Coroutine for Fib {
 }
 // ANCHOR_END: fib_resume
 
+/// The largest `n` whose fib(n) fits in a u64: fib(93) = 12200160415121876738, fib(94) does not.
+///
+/// `stage4-fib` refuses a larger N as a usage error. Without that check a huge N would nest
+/// `Left` children N deep before the first step (one `resume` frame each: the stack overflows
+/// and the process dies), and a merely large one would run for ever before it reported the
+/// overflow. Even below the bound the work grows like fib(N) itself: 30 takes a second.
+pub const MAX_N: u32 = 93;
+
 /// fib(n) by a plain loop, to check the coroutines against; None if it does not fit a u64.
 pub fn fib_iterative(n: u32) -> Option<u64> {
     // u128 so that computing one term ahead cannot overflow before the answer does.

@@ -8,7 +8,7 @@ use stage1_blocking::demo::{DemoConfig, DemoServer};
 use stage1_blocking::testkit;
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::{Future, FutureError};
-use stage4_tasks::fib::{Fib, fib_iterative};
+use stage4_tasks::fib::{Fib, MAX_N, fib_iterative};
 use stage4_tasks::get::{Get, crawl};
 use stage4_tasks::{AnyFuture, Coroutine, Scheduler, Sent, Step};
 
@@ -130,6 +130,13 @@ fn fib_by_coroutines_matches_the_loop_and_binet() {
         // One step per leaf (fib(n + 1) of them) plus the step that completes the task.
         assert_eq!(Some(scheduler.steps() - steps_before), fib_iterative(n + 1).map(|l| l + 1), "fib({n})");
     }
+}
+
+#[test]
+fn max_n_is_the_last_fib_that_fits_in_a_u64() {
+    // stage4-fib refuses N above MAX_N as a usage error; this is where that bound comes from.
+    assert_eq!(fib_iterative(MAX_N), Some(12_200_160_415_121_876_738));
+    assert_eq!(fib_iterative(MAX_N + 1), None);
 }
 
 fn paths(n: usize) -> Vec<String> {

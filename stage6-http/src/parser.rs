@@ -29,9 +29,9 @@ pub struct Limits {
     /// least 8000 octets of request line). Longer: `414 URI Too Long`. Values above 65,535
     /// count as 65,535 (route parameters are stored as 16-bit offsets).
     pub max_target_len: usize,
-    /// Most bytes of header lines (and trailer lines of a chunked body), counting their CRLFs
-    /// and the empty line that ends them. Default 16 KiB (Node.js's default). More:
-    /// `431 Request Header Fields Too Large`.
+    /// Most bytes of header lines (and of a chunked body's trailer lines, chunk extensions and
+    /// leading zeros of chunk sizes), counting their CRLFs and the empty line that ends them.
+    /// Default 16 KiB (Node.js's default). More: `431 Request Header Fields Too Large`.
     pub max_header_bytes: usize,
     /// Most header (plus trailer) lines. Default 100 (httparse and hyper's default). More:
     /// `431 Request Header Fields Too Large`.
@@ -60,6 +60,9 @@ const MAX_METHOD_LEN: usize = 32;
 const MAX_CHUNK_LINE: usize = 1024;
 /// Bodies are indexed with `u32` offsets inside a [`Request`].
 const BODY_HARD_CAP: usize = 1 << 30;
+/// Header spans the parser keeps room for between requests (16 bytes each). A browser sends
+/// a dozen headers; room for more is given back once the request that needed it is parsed.
+const KEPT_HEADER_SPANS: usize = 32;
 
 /// The request methods this server implements. Any other well-formed method token gets
 /// `501 Not Implemented` (RFC 9110 section 9.1), as does `CONNECT` and `TRACE`.
@@ -188,7 +191,8 @@ pub enum ParseError {
     BadChunk,
     /// More header lines than [`Limits::max_headers`] (431).
     TooManyHeaders,
-    /// More header bytes than [`Limits::max_header_bytes`] (431).
+    /// More header bytes (trailers and chunk extensions included) than
+    /// [`Limits::max_header_bytes`] (431).
     HeadersTooLarge,
     /// A body longer than [`Limits::max_body_bytes`] (413).
     BodyTooLarge,
@@ -305,10 +309,16 @@ struct Head {
 }
 
 impl Head {
-    /// Forget the previous request but keep the header list's allocation.
+    /// Forget the previous request but keep the header list's allocation, unless a request
+    /// with unusually many headers grew it: the parser lives as long as its connection, idle
+    /// or not, and one such request must not cost the connection 1.6 KiB for the rest of
+    /// its life.
     fn reset(&mut self) {
         let mut headers = std::mem::take(&mut self.headers);
         headers.clear();
+        if headers.capacity() > KEPT_HEADER_SPANS {
+            headers = Vec::new();
+        }
         *self = Head { headers, ..Head::default() };
     }
 }
@@ -375,6 +385,12 @@ impl Parser {
     /// (Bytes that were appended but not yet passed to `parse` are the caller's to check.)
     pub fn in_progress(&self) -> bool {
         self.pos > 0 || self.scan > 0
+    }
+
+    /// True once the head of the current request is complete and its body is arriving: the
+    /// server switches from the header deadline (slowloris) to the body's progress timeout.
+    pub fn in_body(&self) -> bool {
+        !matches!(self.state, State::RequestLine | State::HeaderLine)
     }
 
     /// True while the parser waits for the body of a request that sent
@@ -495,6 +511,13 @@ impl Parser {
             State::RequestLine if raw.len() > longest_request_line => {
                 Err(overlong_request_line(&raw[..longest_request_line], self.max_target_len()))
             }
+            // The method must be a token from its first byte: binary (a TLS handshake sent to
+            // this plain-HTTP port, say) is refused as soon as it arrives, not once a line or
+            // the header timeout ends. A CR at the end may be the line's own.
+            State::RequestLine => match method_error(raw.strip_suffix(b"\r").unwrap_or(raw)) {
+                Some(err) => Err(err),
+                None => Ok(()),
+            },
             // + 1 for the LF that has not arrived (or was cut off) yet.
             State::HeaderLine | State::TrailerLine
                 if self.header_bytes + raw.len() + 1 > self.limits.max_header_bytes =>
@@ -744,6 +767,15 @@ impl Parser {
         if let Some(b) = find_control(extensions) {
             return Err(control_error(b).unwrap_or(ParseError::BadChunk));
         }
+        // Leading zeros and extensions carry nothing we use, yet the connection buffers them
+        // with the body until the request is complete: without a bound, 1 KiB of them per
+        // one-byte chunk would hold a GiB for a 1 MiB body. They count against the header
+        // limit, as trailer lines do.
+        let significant = line[..digits].iter().skip_while(|&&b| b == b'0').count().max(1);
+        self.header_bytes += line.len() - significant;
+        if self.header_bytes > self.limits.max_header_bytes {
+            return Err(ParseError::HeadersTooLarge);
+        }
         if size == 0 {
             self.state = State::TrailerLine;
             return Ok(false);
@@ -797,7 +829,9 @@ impl Parser {
         Parsed::Complete { request, consumed }
     }
 
-    /// Back to `RequestLine`, keeping allocations (but not a huge chunked body buffer).
+    /// Back to `RequestLine`, keeping small allocations. The de-chunked body has been copied
+    /// into the request, so its buffer is let go: an idle connection should not hold the
+    /// memory of the last upload it received (64 KiB of it before, for a 48 KiB upload).
     fn reset(&mut self) {
         self.state = State::RequestLine;
         self.pos = 0;
@@ -806,16 +840,16 @@ impl Parser {
         self.fields = 0;
         self.header_bytes = 0;
         self.head.reset();
-        self.body.clear();
-        if self.body.capacity() > 64 * 1024 {
-            self.body = Vec::new();
-        }
+        self.body = Vec::new();
     }
 }
 
 /// The error for a request line longer than any valid one, decided from its first `longest`
 /// bytes: 414 if the target is what made it long, 400 otherwise.
 fn overlong_request_line(prefix: &[u8], max_target_len: usize) -> ParseError {
+    if let Some(err) = method_error(prefix) {
+        return err;
+    }
     let Some(space) = prefix.iter().position(|&b| b == b' ') else {
         return ParseError::BadRequestLine;
     };
@@ -825,6 +859,13 @@ fn overlong_request_line(prefix: &[u8], max_target_len: usize) -> ParseError {
     let rest = &prefix[space + 1..];
     let target_len = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
     if target_len > max_target_len { ParseError::TargetTooLong } else { ParseError::BadRequestLine }
+}
+
+/// The error a byte before the first space of a request line (that is, in its method) that
+/// is not a token character makes, exactly as [`scan_token`] reports it for a whole line.
+fn method_error(line: &[u8]) -> Option<ParseError> {
+    let end = line.iter().position(|&b| b == b' ' || !is_tchar(b))?;
+    (line[end] != b' ').then(|| control_error(line[end]).unwrap_or(ParseError::BadRequestLine))
 }
 
 /// `HTTP/1.1` or `HTTP/1.0`; `HTTP/d.d` otherwise is 505, anything else 400.
@@ -1243,6 +1284,23 @@ pub(crate) mod tests {
         assert_eq!(error_of(b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
         assert_eq!(error_of(b"GET http://u@h/ HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
         assert_eq!(error_of(b"GET http:/// HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
+    }
+
+    #[test]
+    fn a_method_that_cannot_be_one_is_refused_before_its_line_ends() {
+        let partial = |bytes: &[u8]| Parser::default().parse(bytes);
+        assert_eq!(partial(b"\x16\x03\x01\x00\xc8").unwrap_err(), ParseError::BadRequestLine);
+        assert_eq!(partial(b"GE\0").unwrap_err(), ParseError::Nul);
+        assert_eq!(partial(b"GE\rT").unwrap_err(), ParseError::BareCr);
+        // A CR at the end may be the line's own, a space ends the method: wait for more.
+        assert!(matches!(partial(b"\r"), Ok(Parsed::Partial)));
+        assert!(matches!(partial(b"GET\r"), Ok(Parsed::Partial)));
+        assert!(matches!(partial(b"GET /\x7f"), Ok(Parsed::Partial)));
+        // Whole, byte by byte, or too long to be a request line: the same error.
+        assert_eq!(error_of(b"G\0T / HTTP/1.1\r\n\r\n"), ParseError::Nul);
+        let mut overlong = b"G\x7fT /".to_vec();
+        overlong.extend_from_slice(&[b'a'; 9000]);
+        assert_eq!(error_of(&overlong), ParseError::BadRequestLine);
     }
 
     #[test]

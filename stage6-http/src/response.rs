@@ -16,6 +16,7 @@ use crate::parser::{ParseError, Version};
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// A body produced piece by piece; each item is the next piece (an empty piece is skipped).
 /// An `Err` aborts the response: the connection is closed without the final chunk, so the
@@ -92,6 +93,9 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The statuses a handler may answer with (see [`Response::new`]).
+const FINAL_STATUSES: std::ops::RangeInclusive<u16> = 200..=999;
+
 /// Headers the serializer writes itself; a handler setting one would break framing.
 const MANAGED_HEADERS: [&str; 4] = ["content-length", "transfer-encoding", "connection", "date"];
 
@@ -109,7 +113,10 @@ pub struct Response {
 }
 
 impl Response {
-    /// An empty response with `status` (a status outside 100..=999 makes it a 500).
+    /// An empty response with `status`. A status outside 200..=999 makes it a 500: below 100
+    /// is not a status, and a 1xx is never a final answer (a client would read it as an
+    /// interim response and take the *next* answer on the connection as this request's,
+    /// leaving every later answer one off). `100 Continue` is the server's to send.
     pub fn new(status: u16) -> Response {
         Response {
             status,
@@ -117,7 +124,7 @@ impl Response {
             headers: Vec::new(),
             body: Body::Empty,
             close: false,
-            invalid: !(100..=999).contains(&status),
+            invalid: !FINAL_STATUSES.contains(&status),
         }
     }
 
@@ -155,7 +162,7 @@ impl Response {
     /// Sets the status code.
     pub fn status(mut self, status: u16) -> Response {
         self.status = status;
-        self.invalid |= !(100..=999).contains(&status);
+        self.invalid |= !FINAL_STATUSES.contains(&status);
         self
     }
 
@@ -238,8 +245,9 @@ impl Response {
         if self.invalid {
             return Response::error(500).write_to(out, ctx);
         }
-        // 1xx, 204 and 304 never have a body, nor (except 304) a Content-Length.
-        let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
+        // 204 and 304 never have a body, nor (except 304) a Content-Length. (1xx statuses,
+        // bodiless too, were made invalid above.)
+        let bodiless = self.status == 204 || self.status == 304;
         let mut close = self.close || !ctx.keep_alive;
         let unsized_stream = matches!(self.body, Body::Stream(_)) && !bodiless;
         // HTTP/1.0 has no chunked coding: a streamed body ends when the connection does.
@@ -353,7 +361,12 @@ impl Streaming {
     /// connection without finishing the body.
     pub fn write_next(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
         loop {
-            match self.pieces.next() {
+            // The producer is the handler's code running inside the connection loop, outside
+            // the catch around the handler's future: a panic here is turned into the same
+            // error a failing producer returns (the body is cut short, the connection closes).
+            let next = catch_unwind(AssertUnwindSafe(|| self.pieces.next()))
+                .unwrap_or_else(|_| Some(Err(io::Error::other("the body's producer panicked"))));
+            match next {
                 // An empty chunk would be read as the end of the body: skip it.
                 Some(Ok(piece)) if piece.is_empty() => continue,
                 Some(Ok(piece)) => {

@@ -29,6 +29,7 @@ use crate::parser::Method;
 use crate::request::{MAX_PARAMS, Params, Request};
 use crate::response::Response;
 use std::future::{Future, ready};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -291,7 +292,12 @@ impl Router {
         match self.find(request.method(), request.path()) {
             RouteMatch::Found { handler, params } => {
                 request.set_params(params);
-                handler(request)
+                // A handler can panic before it returns its future (in the closure's own body,
+                // say a `parse().unwrap()` on a parameter). The connection loop only guards the
+                // future, so this panic would end the connection's task without an answer and
+                // without giving back its connection slot: catch it here, it costs one 500.
+                catch_unwind(AssertUnwindSafe(|| handler(request)))
+                    .unwrap_or_else(|_| Box::pin(ready(Response::error(500).close())))
             }
             RouteMatch::MethodNotAllowed { allow } => {
                 Box::pin(ready(Response::error(405).header("Allow", allow)))

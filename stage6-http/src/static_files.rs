@@ -5,21 +5,30 @@
 //! C level, or a symbolic link inside the root pointing outside it. The defence is in layers:
 //!
 //! 1. decode each segment on its own, and reject a decoded `/`, `\` or NUL (an encoded slash
-//!    would otherwise make one segment into two *after* the `..` check);
+//!    would otherwise make one segment into two *after* the `..` check); decode once only, so
+//!    `%252e%252e` is a file literally named `%2e%2e`, not `..`;
 //! 2. reject `..` segments outright (even ones that would stay inside the root: there is no
 //!    reason for a real link to contain one), skip `.` and empty segments, hide dot-files;
 //! 3. canonicalize the result (resolving every symlink) and check it is still inside the
 //!    canonical root, which catches the symlink escape the textual checks cannot see;
-//! 4. a directory serves its `index.html` (checked again the same way).
+//! 4. a directory serves its `index.html` (checked again the same way), or is a 404.
 //!
-//! Small files are read whole; larger ones become a sized streaming body (Content-Length, then
-//! 64 KiB pieces), which the connection loop writes piece by piece, so a large file never sits
-//! in memory. (The reads are ordinary blocking `read`s on the worker thread: for files in the
-//! page cache they take microseconds; a server on slow disks would hand them to the blocking
-//! pool.)
+//! **Symbolic links** are followed when they end inside the root (a book whose assets are
+//! linked in still works) and refused with 403 when they end outside it. The check and the
+//! `open` are two system calls, so someone who can *write* inside the root could swap a checked
+//! directory for a link between them; the root is trusted not to change under attack (closing
+//! that race needs `openat2(RESOLVE_BENEATH)`, Linux only).
+//!
+//! The file is opened once and its size taken from the open file (`fstat`), so the
+//! `Content-Length` describes what is read. Small files are read whole; larger ones become a
+//! sized streaming body (Content-Length, then 64 KiB pieces), which the connection loop writes
+//! piece by piece, so a large file never sits in memory. A `HEAD` gets the headers without a
+//! read. (The reads are ordinary blocking `read`s on the worker thread: for files in the page
+//! cache they take microseconds; a server on slow disks would hand them to the blocking pool.)
 
 use crate::query::percent_decode;
-use crate::response::Response;
+use crate::request::Request;
+use crate::response::{Response, reason};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
@@ -71,6 +80,8 @@ pub struct Resolved {
     pub content_type: &'static str,
     /// Size in bytes when resolved.
     pub len: u64,
+    /// True when the URL named a directory and this is its `index.html`.
+    pub index: bool,
 }
 
 /// A directory whose files may be served.
@@ -115,22 +126,41 @@ impl StaticRoot {
             }
         }
         let file = self.inside_root(&candidate)?;
-        let file = if file.is_dir() { self.inside_root(&file.join("index.html"))? } else { file };
+        let index = file.is_dir();
+        let file = if index { self.inside_root(&file.join("index.html"))? } else { file };
         let metadata = file.metadata().map_err(|_| StaticError::NotFound)?;
-        if !metadata.is_file() {
+        // `a.txt/` names a directory that is not there.
+        if !metadata.is_file() || (!index && url_path.ends_with('/')) {
             return Err(StaticError::NotFound);
         }
-        Ok(Resolved { content_type: content_type(&file), len: metadata.len(), path: file })
+        Ok(Resolved { content_type: content_type(&file), len: metadata.len(), path: file, index })
     }
     // ANCHOR_END: resolve
 
-    /// The response for `url_path`: the file, or the status its error maps to.
-    pub fn response(&self, url_path: &str) -> Response {
-        match self.resolve(url_path).and_then(|r| file_response(&r).map_err(|_| StaticError::NotFound)) {
-            Ok(response) => response,
-            Err(err) => Response::error(err.status()),
+    // ANCHOR: serve
+    /// The answer to `req` for `url_path`, the part of its path under the root (a router's
+    /// `*path` capture): the file (headers only for `HEAD`), a redirect from a directory's name
+    /// to the same name with a `/`, or the status of what went wrong.
+    pub fn serve(&self, req: &Request, url_path: &str) -> Response {
+        let resolved = match self.resolve(url_path) {
+            Ok(resolved) => resolved,
+            Err(err) => {
+                let status = err.status();
+                return Response::text(format!("{status} {}: {err}\n", reason(status))).status(status);
+            }
+        };
+        if resolved.index && !req.path().ends_with('/') {
+            // A browser resolves the relative links of `dir/index.html` against the URL it
+            // asked for: served as `/static/dir` they would point into `/static/`. The path
+            // went through the parser, so it has no CR or LF to inject into a header.
+            return Response::error(301).header("Location", format!("{}/", req.path()));
         }
+        file_response(&resolved, req.is_head()).unwrap_or_else(|err| match err.kind() {
+            io::ErrorKind::PermissionDenied => Response::error(403),
+            _ => Response::error(404),
+        })
     }
+    // ANCHOR_END: serve
 
     /// Resolves symlinks in `path` and insists the real path is under the root.
     fn inside_root(&self, path: &Path) -> Result<PathBuf, StaticError> {
@@ -145,16 +175,31 @@ impl StaticRoot {
 /// Files up to this size are read into memory whole; larger ones are streamed.
 const WHOLE_FILE_MAX: u64 = 64 * 1024;
 
-/// A 200 response carrying the file (read whole if small, streamed if large).
-pub fn file_response(resolved: &Resolved) -> io::Result<Response> {
-    let response = Response::new(200).content_type(resolved.content_type);
-    if resolved.len <= WHOLE_FILE_MAX {
-        return Ok(response.body(std::fs::read(&resolved.path)?));
+// ANCHOR: file_response
+/// A 200 response carrying the file: read whole if small, streamed if large, not read at all
+/// for a `HEAD` (`head`). The length is the open file's, not the one [`StaticRoot::resolve`]
+/// saw, and something that is no longer a regular file by now is refused (a FIFO would make
+/// the reads wait for a writer).
+pub fn file_response(resolved: &Resolved, head: bool) -> io::Result<Response> {
+    let mut file = File::open(&resolved.path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no longer a regular file"));
     }
-    let file = File::open(&resolved.path)?;
-    let pieces = FilePieces { file, remaining: resolved.len };
-    Ok(response.stream_sized(resolved.len, Box::new(pieces)))
+    let len = metadata.len();
+    let response = Response::new(200).content_type(resolved.content_type);
+    if head {
+        // The serializer writes `Content-Length: len` and, for a HEAD, never asks for a piece.
+        return Ok(response.stream_sized(len, Box::new(std::iter::empty())));
+    }
+    if len <= WHOLE_FILE_MAX {
+        let mut body = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut body)?;
+        return Ok(response.body(body));
+    }
+    Ok(response.stream_sized(len, Box::new(FilePieces { file, remaining: len })))
 }
+// ANCHOR_END: file_response
 
 /// Reads a file in 64 KiB pieces, stopping at the length announced in Content-Length even if
 /// the file grew meanwhile (a file that shrank makes the response fail and the connection
@@ -286,6 +331,7 @@ mod tests {
         assert_eq!(root.resolve("/sub/").unwrap().path, root.root().join("sub/index.html"));
         assert_eq!(root.resolve("/sub").unwrap().path, root.root().join("sub/index.html"));
         assert_eq!(root.resolve("/empty/"), Err(StaticError::NotFound));
+        assert!(root.resolve("/sub").unwrap().index && !root.resolve("/sub/b.CSS").unwrap().index);
     }
 
     #[test]
@@ -324,6 +370,9 @@ mod tests {
         assert_eq!(root.resolve("/.secret"), Err(StaticError::NotFound));
         assert_eq!(root.resolve("/%2esecret"), Err(StaticError::NotFound));
         assert_eq!(root.resolve("/a.txt/x"), Err(StaticError::NotFound));
+        assert_eq!(root.resolve("/a.txt/"), Err(StaticError::NotFound));
+        // Decoded once: `%252e%252e` is a name with `%2e%2e` in it, not `..`.
+        assert_eq!(root.resolve("/%252e%252e/sibling.txt"), Err(StaticError::NotFound));
     }
 
     #[test]
@@ -338,25 +387,40 @@ mod tests {
         let (_t, _o, root) = fixture();
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         fs::write(root.root().join("big.bin"), &big).unwrap();
-        let small = root.response("/a.txt");
+        let small = file_response(&root.resolve("/a.txt").unwrap(), false).unwrap();
         assert!(matches!(small.body_ref(), crate::response::Body::Full(b) if &b[..] == b"alpha"));
-        let large = root.response("/big.bin");
+        let large = file_response(&root.resolve("/big.bin").unwrap(), false).unwrap();
         assert_eq!(large.header_value("content-type"), Some("application/octet-stream"));
+        assert!(matches!(large.body_ref(), crate::response::Body::SizedStream { len: 200_000, .. }));
+        let (head, body) = written(large, false);
+        assert!(head.contains("Content-Length: 200000\r\n"), "{head}");
+        assert_eq!(body, big);
+    }
+
+    #[test]
+    fn head_sends_the_length_and_reads_nothing() {
+        let (_t, _o, root) = fixture();
+        fs::write(root.root().join("big.bin"), vec![7u8; 100_000]).unwrap();
+        for (path, len) in [("/a.txt", 5), ("/big.bin", 100_000)] {
+            let response = file_response(&root.resolve(path).unwrap(), true).unwrap();
+            let (head, body) = written(response, true);
+            assert!(head.contains(&format!("Content-Length: {len}\r\n")), "{head}");
+            assert!(body.is_empty());
+        }
+    }
+
+    /// Serializes `response` for an HTTP/1.1 request: (head, body).
+    fn written(response: Response, head_request: bool) -> (String, Vec<u8>) {
         let ctx = crate::response::WriteContext {
             version: crate::Version::Http11,
-            head_request: false,
+            head_request,
             keep_alive: true,
             date: b"Sun, 06 Nov 1994 08:49:37 GMT",
         };
         let mut out = Vec::new();
-        assert!(!large.write_all_to(&mut out, &ctx).unwrap());
+        assert!(!response.write_all_to(&mut out, &ctx).unwrap());
         let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        let head = String::from_utf8_lossy(&out[..head_end]).into_owned();
-        assert!(head.contains("Content-Length: 200000\r\n"), "{head}");
-        assert_eq!(&out[head_end..], &big[..]);
-        assert_eq!(root.response("/../x").status_code(), 403);
-        assert_eq!(root.response("/nope").status_code(), 404);
-        assert_eq!(root.response("/%00").status_code(), 400);
+        (String::from_utf8_lossy(&out[..head_end]).into_owned(), out[head_end..].to_vec())
     }
 
     #[test]

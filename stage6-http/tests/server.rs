@@ -140,7 +140,7 @@ impl Client {
 fn hello_world_exact_bytes() {
     let server = demo();
     let mut client = Client::connect(&server);
-    let resp = client.get("/");
+    let resp = client.get("/hello");
     let date = resp.header("date").unwrap().to_string();
     assert_eq!(date.len(), 29);
     assert!(date.ends_with(" GMT"));
@@ -254,8 +254,13 @@ fn malformed_request_gets_400_then_close() {
 #[test]
 fn error_statuses_over_the_wire() {
     let server = demo();
-    let cases: [(&[u8], u16); 6] = [
+    let cases: [(&[u8], u16); 11] = [
         (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+        (b"GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: t\0\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n  folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400),
         (b"BREW / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413),
@@ -280,6 +285,10 @@ fn error_statuses_over_the_wire() {
     }
     client.send(format!("{many}\r\n").as_bytes());
     assert_eq!(client.response().status, 431);
+    let mut client = Client::connect(&server);
+    let huge = format!("GET / HTTP/1.1\r\nHost: t\r\nCookie: {}\r\n\r\n", "c".repeat(20_000));
+    client.send(huge.as_bytes());
+    assert_eq!(client.response().status, 431);
 }
 
 #[test]
@@ -299,7 +308,7 @@ fn not_found_and_method_not_allowed() {
 fn head_has_length_but_no_body() {
     let server = demo();
     let mut client = Client::connect(&server);
-    client.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.send(b"HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     let resp = client.response_to(true);
     assert_eq!(resp.header("content-length"), Some("13"));
     // If body bytes had been sent, they would be read as the next response's start.
@@ -371,7 +380,7 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
 
 #[test]
 fn slow_requests_get_408() {
-    let config = ServerConfig { request_timeout: Duration::from_millis(50), ..ServerConfig::default() };
+    let config = ServerConfig { header_timeout: Duration::from_millis(50), ..ServerConfig::default() };
     let server = start(demo_router(None), config);
     let mut client = Client::connect(&server);
     client.send(b"GET / HTTP/1.1\r\nHo");
@@ -468,4 +477,131 @@ fn client_closing_mid_request_is_not_an_error() {
     client.stream.shutdown(Shutdown::Write).unwrap();
     assert!(client.closed());
     assert_eq!(Client::connect(&server).get("/").status, 200);
+}
+
+#[test]
+fn a_stalled_body_gets_408() {
+    // The head is complete, so the header deadline is over; the body then stops moving.
+    let config = ServerConfig { body_timeout: Duration::from_millis(50), ..ServerConfig::default() };
+    let server = start(demo_router(None), config);
+    let mut client = Client::connect(&server);
+    client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    let resp = client.response();
+    assert_eq!(resp.status, 408);
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(client.closed());
+}
+
+/// A router whose `/big` streams 64 MiB: more than the kernel buffers of a loopback
+/// connection hold, so a client that does not read makes the server's writes stall.
+fn big_stream_router() -> Router {
+    Router::new()
+        .get("/big", |_: Request| async {
+            let pieces = (0..1024).map(|_| Ok(vec![b'x'; 64 * 1024]));
+            Response::new(200).stream(Box::new(pieces))
+        })
+        .get("/hello", |_: Request| async { Response::text("hello") })
+}
+
+/// Connects until the server answers `/hello` with 200 instead of 503: the way to learn,
+/// without sleeping, that it has closed one of its connections and has room again.
+fn get_when_there_is_room(server: &ServerHandle) -> Resp {
+    for _ in 0..100_000 {
+        let mut client = Client::connect(server);
+        let resp = client.get("/hello");
+        if resp.status != 503 {
+            return resp;
+        }
+    }
+    panic!("the server never had room again");
+}
+
+#[test]
+fn past_max_connections_a_client_gets_503_then_room_again() {
+    let config = ServerConfig { max_connections: 1, ..ServerConfig::default() };
+    let server = start(big_stream_router(), config);
+    let mut first = Client::connect(&server);
+    assert_eq!(first.get("/hello").text(), "hello"); // accepted and counted
+    let mut second = Client::connect(&server);
+    let resp = second.get("/hello");
+    assert_eq!((resp.status, resp.header("retry-after")), (503, Some("1")));
+    assert!(second.closed(), "turned away politely: answer, then EOF");
+    drop(first);
+    assert_eq!(get_when_there_is_room(&server).text(), "hello");
+    let stats = server.stop().unwrap();
+    assert!(stats.turned_away >= 1, "{stats:?}");
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
+    // One connection allowed: the moment the server gives up on the reader is the moment a
+    // new client gets 200 instead of 503.
+    let config = ServerConfig {
+        max_connections: 1,
+        write_timeout: Duration::from_millis(50),
+        ..ServerConfig::default()
+    };
+    let server = start(big_stream_router(), config);
+    let mut reader = Client::connect(&server);
+    reader.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(get_when_there_is_room(&server).text(), "hello");
+    // What the stalled client can still read is a truncated body: no final 0-size chunk.
+    while reader.more() {}
+    assert!(reader.buf.len() < 64 * 1024 * 1024, "the whole body was sent");
+    assert!(!reader.buf.ends_with(b"\r\n0\r\n\r\n"), "the body was finished");
+}
+
+/// A router whose `/wait` tells the test it has started, then waits for `gate`.
+fn waiting_router(gate: Arc<Event>, started: std::sync::mpsc::Sender<()>) -> Router {
+    let started = std::sync::Mutex::new(started);
+    Router::new()
+        .get("/wait", move |_: Request| {
+            let _ = started.lock().unwrap().send(());
+            let gate = gate.clone();
+            async move {
+                gate.wait().await;
+                Response::text("finished")
+            }
+        })
+        .get("/hello", |_: Request| async { Response::text("hello") })
+}
+
+#[test]
+fn graceful_shutdown_finishes_in_flight_requests() {
+    let gate = Arc::new(Event::new());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let server = start(waiting_router(gate.clone(), started_tx), ServerConfig::default());
+    let mut idle = Client::connect(&server);
+    assert_eq!(idle.get("/hello").text(), "hello");
+    let mut busy = Client::connect(&server);
+    busy.send(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+    started.recv().unwrap(); // the request is in its handler: in flight
+
+    server.stop_accepting();
+    let refused = TcpStream::connect(server.addr()).expect_err("listener still open");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+
+    gate.set();
+    let resp = busy.response();
+    assert_eq!(resp.text(), "finished", "the in-flight request was answered");
+    assert_eq!(resp.header("connection"), Some("close"), "and told it was the last");
+    assert!(busy.closed());
+    drop(busy); // our EOF ends the server's polite linger after its last answer
+    assert!(idle.closed(), "idle keep-alive connections are closed");
+    let stats = server.stop().unwrap();
+    assert_eq!((stats.requests, stats.connections, stats.abandoned), (2, 2, 0));
+}
+
+#[test]
+fn shutdown_gives_up_on_a_request_that_outlives_the_deadline() {
+    let gate = Arc::new(Event::new()); // never set
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let config = ServerConfig { shutdown_timeout: Duration::from_millis(50), ..ServerConfig::default() };
+    let server = start(waiting_router(gate, started_tx), config);
+    let mut busy = Client::connect(&server);
+    busy.send(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+    started.recv().unwrap();
+    let stats = server.stop().unwrap();
+    assert_eq!(stats.abandoned, 1);
+    assert!(busy.closed(), "cut off without an answer");
 }

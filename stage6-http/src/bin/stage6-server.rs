@@ -1,51 +1,87 @@
 //! `stage6-server`: the demo application on our own runtime.
 //!
 //! ```text
-//! cargo run --release -p stage6-http --bin stage6-server -- --workers 2 --root docs/src
+//! cargo run --release -p stage6-http --bin stage6-server -- --workers 2 --log
 //! curl -i http://127.0.0.1:8080/json
 //! ```
+//!
+//! Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully; a second one stops it at once.
 
-use stage1_blocking::cli::{Cli, describe_bind_error, fail};
-use stage6_http::app::{demo_router, hello_router};
+use stage1_blocking::cli::{Args, Cli, describe_bind_error, fail};
+use stage6_http::app::{default_root, demo_router, hello_router};
 use stage6_http::static_files::StaticRoot;
-use stage6_http::{Server, ServerConfig};
+use stage6_http::{Limits, Server, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 fn main() {
     let args = Cli::new(
         "stage6-server",
-        "HTTP/1.1 server on the stage 5 runtime: /, /json, /users/:id, /search?q=, POST /echo, \
-         /stream/:n, /sleep/:ms, /static/*path",
+        "HTTP/1.1 server on the stage 5 runtime: /, /hello, /json, /users/:id, POST /echo, \
+         /sleep?ms=N, /static/*path and more (the / page lists them)",
     )
     .option("--addr", "ADDR", "address to listen on (default 127.0.0.1:8080)")
-    .option("--workers", "N", "worker threads, one runtime each (default 1)")
-    .option("--root", "DIR", "serve files under /static/ from DIR (default: none)")
+    .option("--workers", "N", "worker threads, one runtime and SO_REUSEPORT socket each (default 1)")
+    .option("--root", "DIR", "serve files under /static/ from DIR (default: the built book, docs/book)")
+    .switch("--log", "print an access log line per request")
+    .option("--max-connections", "N", "connections served at once; more get 503 (default 10000)")
     .option("--idle-timeout", "MS", "close keep-alive connections idle this long (default 60000)")
+    .option("--header-timeout", "MS", "a request head must arrive within this (default 30000)")
+    .option("--body-timeout", "MS", "longest wait for more of a request body (default 30000)")
+    .option("--write-timeout", "MS", "longest wait for a client to take our bytes (default 30000)")
+    .option("--shutdown-timeout", "MS", "grace for in-flight requests at shutdown (default 10000)")
+    .option("--max-body", "BYTES", "largest request body; more gets 413 (default 1048576)")
+    .option("--max-header-bytes", "BYTES", "largest request head; more gets 431 (default 16384)")
+    .option("--max-headers", "N", "most header lines; more gets 431 (default 100)")
+    .option("--max-target", "BYTES", "longest request target; more gets 414 (default 8192)")
     .switch("--bench-hello", "serve only / and /hello (Hello, World!), like the benchmark peers")
     .parse();
     let addr: SocketAddr = args.value_or("--addr", SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let config = ServerConfig {
-        workers: args.value_or("--workers", 1usize).max(1),
-        idle_timeout: Duration::from_millis(args.value_or("--idle-timeout", 60_000u64)),
-        ..ServerConfig::default()
+    let config = config_from(&args);
+    let root = match args.value::<String>("--root") {
+        Some(dir) => Some(StaticRoot::new(&dir).unwrap_or_else(|e| fail(format!("--root {dir}: {e}")))),
+        None => default_root(),
     };
-    let root = args
-        .value::<String>("--root")
-        .map(|dir| StaticRoot::new(&dir).unwrap_or_else(|e| fail(format!("--root {dir}: {e}"))));
     let static_note = match &root {
-        Some(root) => format!(", files from {}", root.root().display()),
-        None => String::new(),
+        Some(root) => format!(", /static/ from {}", root.root().display()),
+        None => ", no /static/ (mdbook build docs, or --root DIR)".to_string(),
     };
     let router = if args.switch("--bench-hello") { hello_router() } else { demo_router(root) };
     let server = Server::bind(addr, router, config).unwrap_or_else(|e| fail(describe_bind_error(addr, &e)));
     println!(
-        "stage6-server: listening on http://{} ({} worker{}{static_note})",
+        "stage6-server: listening on http://{} ({} worker{}{static_note}); Ctrl-C stops",
         server.local_addr(),
         config.workers,
         if config.workers == 1 { "" } else { "s" },
     );
-    if let Err(e) = server.run() {
-        fail(format!("server stopped: {e}"));
+    match server.run() {
+        Ok(stats) => println!(
+            "stage6-server: stopped: {} requests on {} connections, {} turned away, {} cut off at shutdown",
+            stats.requests, stats.connections, stats.turned_away, stats.abandoned
+        ),
+        Err(e) => fail(format!("server stopped: {e}")),
+    }
+}
+
+/// Every limit and timeout of [`ServerConfig`] from its flag, or its default.
+fn config_from(args: &Args) -> ServerConfig {
+    let defaults = ServerConfig::default();
+    let limits = Limits::default();
+    let ms = |flag, default: Duration| args.duration_ms(flag, default.as_millis() as u64);
+    ServerConfig {
+        limits: Limits {
+            max_target_len: args.value_or("--max-target", limits.max_target_len),
+            max_header_bytes: args.value_or("--max-header-bytes", limits.max_header_bytes),
+            max_headers: args.value_or("--max-headers", limits.max_headers),
+            max_body_bytes: args.value_or("--max-body", limits.max_body_bytes),
+        },
+        workers: args.value_or("--workers", 1usize).max(1),
+        max_connections: args.value_or("--max-connections", defaults.max_connections).max(1),
+        idle_timeout: ms("--idle-timeout", defaults.idle_timeout),
+        header_timeout: ms("--header-timeout", defaults.header_timeout),
+        body_timeout: ms("--body-timeout", defaults.body_timeout),
+        write_timeout: ms("--write-timeout", defaults.write_timeout),
+        shutdown_timeout: ms("--shutdown-timeout", defaults.shutdown_timeout),
+        access_log: args.switch("--log"),
     }
 }
