@@ -37,7 +37,9 @@ pub mod sys;
 pub mod task;
 pub mod time;
 
-pub use executor::{Handle, Runtime, call_at, call_later, call_soon, run, spawn, time, yield_now};
+pub use executor::{
+    Handle, Runtime, call_at, call_later, call_soon, iteration_time, run, spawn, time, yield_now,
+};
 pub use task::{JoinError, JoinHandle};
 
 pub mod blocking;

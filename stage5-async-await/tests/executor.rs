@@ -437,3 +437,18 @@ fn a_join_handle_awaited_by_another_task_wakes_it() {
     });
     assert_eq!(v.unwrap(), "joined");
 }
+
+#[test]
+fn iteration_time_is_read_once_per_iteration() {
+    run(async {
+        let first = stage5_async_await::iteration_time();
+        // No `.await` in between: still the same iteration, so the very same instant, and
+        // never ahead of the real clock.
+        assert_eq!(stage5_async_await::iteration_time(), first);
+        assert!(first <= stage5_async_await::time());
+        // A sleep ends in a later iteration, which read the clock after the sleep's deadline.
+        let deadline = stage5_async_await::time() + Duration::from_millis(2);
+        sleep_until(deadline).await;
+        assert!(stage5_async_await::iteration_time() >= deadline);
+    });
+}
