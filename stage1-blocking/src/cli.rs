@@ -151,7 +151,9 @@ impl Cli {
         match self.parse_from(args) {
             Ok(args) => args,
             Err(CliError::Help) => {
-                print!("{usage}");
+                // `--help | head -1` may close stdout early: the usage was wanted, not an error.
+                use std::io::Write;
+                let _ = std::io::stdout().lock().write_all(usage.as_bytes());
                 std::process::exit(0);
             }
             Err(e) => usage_error(&e, &usage),
@@ -383,7 +385,7 @@ pub fn target(args: &ClientArgs) -> (Option<DemoServer>, SocketAddr) {
         Ok(server) => {
             let addr = server.addr();
             let trickle = if args.trickle { ", trickle" } else { "" };
-            println!("demo server on http://{addr} (delay {} ms{trickle})", args.delay.as_millis());
+            say(format_args!("demo server on http://{addr} (delay {} ms{trickle})", args.delay.as_millis()));
             (Some(server), addr)
         }
         Err(e) => fail(format!("cannot start the demo server: {e}")),
@@ -416,10 +418,10 @@ impl Report {
     /// `GET /3 -> error: ...` (and counts it as a failure).
     pub fn response<E: fmt::Display>(&self, path: &str, result: &Result<Response, E>) {
         match result {
-            Ok(response) => println!("{}", response_line(path, response)),
+            Ok(response) => say(response_line(path, response)),
             Err(e) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
-                println!("{}", error_line(path, e));
+                say(error_line(path, e));
             }
         }
     }
@@ -512,7 +514,7 @@ pub fn run_crawler_demo_with<C>(
     let elapsed = start.elapsed();
 
     let stage = program.split('-').next().unwrap_or(program);
-    println!("{}", summary_line(stage, paths.len(), threads, elapsed));
+    say(summary_line(stage, paths.len(), threads, elapsed));
     if report.failures() > 0 {
         std::process::exit(1);
     }
@@ -528,6 +530,27 @@ pub fn summary_line(stage: &str, requests: usize, threads: usize, elapsed: Durat
     format!("{stage}: {requests} {requests_word}, {threads} {threads_word}, {:.3} s", elapsed.as_secs_f64())
 }
 // ANCHOR_END: summary_line
+
+// ANCHOR: say
+/// Prints `line` on stdout, like `println!`, for the demos' output.
+///
+/// `println!` panics when the write fails, and it does fail when nobody reads stdout any more:
+/// `cargo run -p stage2-select-callbacks | head -1` closes the pipe after one line, and the
+/// next line meets `EPIPE` (Rust ignores `SIGPIPE`, which would otherwise have killed the
+/// process quietly). The reader has what it wanted, so the demo ends quietly too, exit 0.
+/// Any other failure (a full disk) is one `error:` line and exit 1.
+pub fn say(line: impl fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        drop(out);
+        fail(format!("writing to stdout: {e}"));
+    }
+}
+// ANCHOR_END: say
 
 /// Prints `error: {msg}` on one line to stderr and exits 1. An `anyhow::Error` is printed with
 /// its whole chain of causes, joined with `": "`.

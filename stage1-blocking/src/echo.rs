@@ -43,12 +43,19 @@ fn serve_and_log(stream: TcpStream) {
         Ok(peer) => peer.to_string(),
         Err(_) => "a client".to_string(), // it already went away
     };
-    println!("{peer} connected");
+    log(format_args!("{peer} connected"));
     match handle_client(stream) {
-        Ok(n) => println!("{peer} left after {n} bytes echoed"),
+        Ok(n) => log(format_args!("{peer} left after {n} bytes echoed")),
         // A reset or broken pipe is the client's doing; the server goes on.
-        Err(e) => println!("{peer} dropped: {e}"),
+        Err(e) => log(format_args!("{peer} dropped: {e}")),
     }
+}
+
+/// A line of the server's log on stdout. If nobody reads it any more (`| head`), the server
+/// goes on serving without a log: `println!` would panic, and take a client (or, serving one
+/// at a time, the whole server) with it.
+fn log(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stdout().lock(), "{line}");
 }
 
 // ANCHOR: serve_one_at_a_time

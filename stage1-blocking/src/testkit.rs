@@ -188,6 +188,7 @@ pub fn run_bin(path: &str, args: &[&str], trace: bool) -> io::Result<BinRun> {
 ///   OK, 78 bytes` line for each page, and last the summary `"{stage}: 3 requests, 1 thread, ...
 ///   s"` (`stage` is the binary's name up to its first `-`); nothing on stderr without `TRACE`;
 /// * against [`refused_addr`]: one `-> error: ...refused` line per request, the summary, exit 1;
+/// * its stdout reader gone (`| head -1`): it ends quietly, exit 0, no panic;
 /// * `--help` (usage, exit 0), an unknown flag and a bad value (one line naming it, exit 2).
 pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
     let name = std::path::Path::new(bin).file_name().and_then(|n| n.to_str()).unwrap_or(bin);
@@ -219,6 +220,7 @@ pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
     }
     check_summary(name, &out.stdout, &format!("{stage}: 2 requests, "))?;
 
+    check_reader_gone(bin)?;
     check_usage_errors(bin)?;
     let out = run_bin(bin, &["--count", "ten"], false)?;
     ensure_code(&out, 2, "--count ten")?;
@@ -228,6 +230,28 @@ pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: check_client_binary
+
+/// `stage2-client | head -1`: the reader of stdout goes away while the demo still has lines to
+/// print. The demo must end quietly (exit 0, nothing on stderr) rather than panic on the failed
+/// write, as `println!` does. Made certain here: stdout is a pipe whose read end is closed
+/// before the demo prints anything.
+fn check_reader_gone(bin: &str) -> anyhow::Result<()> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .args(["--count", "3", "--delay", "0"])
+        .env_remove("TRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    drop(child.stdout.take()); // nobody reads stdout any more
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(0) || !stderr.is_empty() {
+        bail!("{bin} with its stdout reader gone: {}, stderr:\n{stderr}", out.status);
+    }
+    Ok(())
+}
 
 /// The exam every server binary takes: `--help`, an unknown flag and a bad `--addr` (see
 /// [`check_usage_errors`]), and a port already in use: exactly one line on stderr, exit 1.

@@ -28,6 +28,9 @@ pub fn enabled() -> bool {
 
 /// Prints `[trace] ...` to stderr when `TRACE=1`; costs one atomic load otherwise.
 ///
+/// A failed write is ignored rather than a panic (`eprintln!` panics): with
+/// `TRACE=1 ... 2>&1 | head`, stderr goes away while the loop is still talking.
+///
 /// ```
 /// stage2_select_callbacks::trace!("fd {} ready for {}", 7, "read");
 /// ```
@@ -35,7 +38,13 @@ pub fn enabled() -> bool {
 macro_rules! trace {
     ($($arg:tt)*) => {
         if $crate::trace::enabled() {
-            eprintln!("[trace] {}", format_args!($($arg)*));
+            $crate::trace::line(format_args!($($arg)*));
         }
     };
+}
+
+/// Writes one `[trace] ...` line to stderr for [`trace!`](crate::trace!), ignoring a failure.
+pub fn line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "[trace] {args}");
 }

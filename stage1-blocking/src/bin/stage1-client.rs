@@ -5,6 +5,7 @@
 //! Everything around the loop (flags, demo server, output, exit code) is
 //! [`cli::run_crawler_demo`], shared by every stage's client.
 
+use std::io::Write;
 use std::sync::OnceLock;
 
 use stage1_blocking::{cli, http};
@@ -18,7 +19,8 @@ fn main() {
             let on_read = |n: usize| {
                 if tracing() {
                     let eof = if n == 0 { " (end of file: the server closed)" } else { "" };
-                    eprintln!("[trace] GET {path}: read returned {n} bytes{eof}");
+                    // Not eprintln!, which panics if stderr has gone (`2>&1 | head`).
+                    let _ = writeln!(std::io::stderr(), "[trace] GET {path}: read returned {n} bytes{eof}");
                 }
             };
             report.response(path, &http::get_observed(addr, path, on_read));

@@ -23,12 +23,12 @@ fn main() {
         Err(e) => cli::fail(cli::describe_bind_error(addr, &e)),
     };
     let trickle = if config.trickle { ", trickle" } else { "" };
-    println!(
+    cli::say(format_args!(
         "demo server on http://{} (delay {} ms{trickle}); try: curl http://{}/1",
         server.addr(),
         config.delay.as_millis(),
         server.addr()
-    );
+    ));
     // The server runs on its own threads; this one has nothing left to do but wait.
     loop {
         std::thread::park();

@@ -12,10 +12,10 @@ fn main() {
         "Blocking echo server, one thread per client (clients are served at the same time).",
         ([127, 0, 0, 1], 7011).into(),
     );
-    println!(
+    cli::say(format_args!(
         "stage1-echo-threads listening on {addr}, a thread per client (try: nc {} {})",
         addr.ip(),
         addr.port()
-    );
+    ));
     echo::serve_thread_per_client(listener.incoming());
 }

@@ -11,6 +11,10 @@ fn main() {
         "Blocking echo server, one client at a time (a second client waits until the first leaves).",
         ([127, 0, 0, 1], 7001).into(),
     );
-    println!("stage1-echo listening on {addr}, one client at a time (try: nc {} {})", addr.ip(), addr.port());
+    cli::say(format_args!(
+        "stage1-echo listening on {addr}, one client at a time (try: nc {} {})",
+        addr.ip(),
+        addr.port()
+    ));
     echo::serve_one_at_a_time(listener.incoming());
 }

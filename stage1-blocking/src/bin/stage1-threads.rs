@@ -31,7 +31,9 @@ fn main() {
         }
         // ANCHOR_END: threads
         if let (Some(before), Some(after)) = (before, memory_line()) {
-            println!("memory (this process, client and in-process server): {before} before, {after} at peak");
+            cli::say(format_args!(
+                "memory (this process, client and in-process server): {before} before, {after} at peak"
+            ));
         }
         Ok(paths.len()) // one thread per request
     });

@@ -62,20 +62,20 @@ fn main() {
 
     if let Some(server) = &server {
         let stats = server.stats();
-        println!(
+        cli::say(format_args!(
             "server: {} connections, {} MiB echoed, reading paused {} times (back-pressure), \
              at most {} KiB buffered per connection",
             stats.accepted(),
             stats.bytes_echoed() / (1024 * 1024),
             stats.read_pauses(),
             stats.max_buffered() / 1024,
-        );
+        ));
     }
-    println!(
+    cli::say(format_args!(
         "stage2-echo-bench: {connections} connections x {} KiB echoed, every byte correct, {:.3} s",
         size / 1024,
         elapsed.as_secs_f64()
-    );
+    ));
 }
 
 /// Raises the soft open-file limit if the run needs more, or says which limit stops it.
@@ -92,7 +92,7 @@ fn ensure_fd_limit(needed: usize) -> anyhow::Result<()> {
         );
     }
     sys::set_nofile_soft_limit(hard).context("raising the open-file limit")?;
-    println!("raised the open-file limit from {soft} to {hard}");
+    cli::say(format_args!("raised the open-file limit from {soft} to {hard}"));
     Ok(())
 }
 

@@ -12,7 +12,7 @@ fn main() {
         "Echo server: sends back whatever each client sends, many clients at once on one thread.",
         ([127, 0, 0, 1], 7002).into(),
     );
-    println!("stage2-echo listening on {addr} (try: nc {} {})", addr.ip(), addr.port());
+    cli::say(format_args!("stage2-echo listening on {addr} (try: nc {} {})", addr.ip(), addr.port()));
     if let Err(e) = echo::serve(listener) {
         cli::fail(format!("the event loop failed: {e}"));
     }

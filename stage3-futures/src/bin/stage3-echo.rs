@@ -14,7 +14,7 @@ fn main() {
     );
     let server = EchoServer::from_listener(listener)
         .unwrap_or_else(|err| cli::fail(format!("cannot set up the listener on {addr}: {err}")));
-    println!("stage3-echo listening on {addr} (try: nc {} {})", addr.ip(), addr.port());
+    cli::say(format_args!("stage3-echo listening on {addr} (try: nc {} {})", addr.ip(), addr.port()));
     if let Err(err) = server.run() {
         cli::fail(err);
     }

@@ -25,8 +25,11 @@ fn main() {
     let result = scheduler.spawn(format!("fib({n})"), Fib::new(&scheduler, n));
     match scheduler.run_until_complete(&result) {
         Ok(value) => {
-            println!("fib({n}) = {value}");
-            println!("{} task steps (one per leaf of the recursion, plus the first)", scheduler.steps());
+            cli::say(format_args!("fib({n}) = {value}"));
+            cli::say(format_args!(
+                "{} task steps (one per leaf of the recursion, plus the first)",
+                scheduler.steps()
+            ));
         }
         Err(err) => cli::fail(err),
     }
