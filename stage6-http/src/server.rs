@@ -423,6 +423,9 @@ fn run_worker(listener: Option<std::net::TcpListener>, shared: Arc<Shared>, watc
         Ok(())
     });
     worker.flush_log();
+    // Nothing may wake the drain any more: the tasks dropped with the runtime below give
+    // back their in-flight marks (see `Admitted`), and would otherwise wake a finished future.
+    worker.drained.borrow_mut().take();
     let mine = worker.stats.get();
     let mut totals = lock(&shared.stats);
     totals.connections += mine.connections;
@@ -511,7 +514,6 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutdown: &Event
                 // a pipelined burst or a streamed body.
                 let _ = stream.set_nodelay(true);
                 if worker.open.get() < worker.max_open {
-                    worker.open.set(worker.open.get() + 1);
                     // Dropping the JoinHandle detaches the task: it runs until the client is done.
                     drop(spawn(serve_connection(stream, worker.clone())));
                 } else if worker.turning_away.get() < MAX_TURNING_AWAY {
@@ -532,17 +534,35 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutdown: &Event
 // ANCHOR: serve_connection
 /// The connection task. Not an `async fn`: an `async fn` keeps its arguments (`stream`,
 /// `worker`) in its state *and* the locals built from them (`connection`), for 40 bytes more
-/// in every connection's task. An `async move` block captures the finished `Connection` once.
+/// in every connection's task. An `async move` block captures the finished `Admitted` once.
 fn serve_connection(stream: TcpStream, worker: Rc<Worker>) -> impl Future<Output = ()> {
     worker.count(|s| s.connections += 1);
-    let mut connection = Connection::new(stream);
+    worker.open.set(worker.open.get() + 1); // given back by `Admitted::drop`
+    let mut admitted = Admitted { connection: Connection::new(stream), worker };
     async move {
-        match connection.run(&worker).await {
+        let Admitted { connection, worker } = &mut admitted;
+        match connection.run(worker).await {
             Ok(()) => trace!("http: connection closed"),
             Err(e) => trace!("http: connection dropped: {e}"),
         }
-        connection.set_busy(&worker, false);
-        worker.give_back(std::mem::take(&mut connection.out));
+    }
+}
+
+/// A connection counted in its worker's `open` (and maybe `busy`). Giving those back in
+/// `Drop` rather than after `run` returns means they are given back however the task ends:
+/// returning, a panic the executor catches, or the runtime dropping it at shutdown. A leaked
+/// place would shrink `max_connections` for good; a leaked in-flight mark would make every
+/// later shutdown wait for its whole deadline.
+struct Admitted {
+    connection: Connection,
+    worker: Rc<Worker>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let worker = &self.worker;
+        self.connection.set_busy(worker, false);
+        worker.give_back(std::mem::take(&mut self.connection.out));
         worker.open.set(worker.open.get() - 1);
     }
 }

@@ -605,3 +605,37 @@ fn shutdown_gives_up_on_a_request_that_outlives_the_deadline() {
     assert_eq!(stats.abandoned, 1);
     assert!(busy.closed(), "cut off without an answer");
 }
+
+/// A body whose producer fails at once, and whose `Drop` then panics: the panic happens in
+/// the connection's own code (when it drops the body), outside any handler, where no 500 can
+/// catch it. The executor catches it and drops the task.
+struct PanicOnDrop;
+
+impl Iterator for PanicOnDrop {
+    type Item = std::io::Result<Vec<u8>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(Err(std::io::Error::other("the producer failed")))
+    }
+}
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("a body's Drop panicked (expected by this test)");
+    }
+}
+
+#[test]
+fn a_connection_task_that_panics_gives_its_place_back() {
+    let router = Router::new()
+        .get("/boom", |_: Request| async { Response::new(200).stream(Box::new(PanicOnDrop)) })
+        .get("/hello", |_: Request| async { Response::text("hello") });
+    let config = ServerConfig { max_connections: 1, ..ServerConfig::default() };
+    let server = start(router, config);
+    let mut client = Client::connect(&server);
+    client.send(b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n");
+    while client.more() {} // the head, maybe, then the task dies and the socket closes
+    // Had the dead task kept its place, with one allowed this would be 503 forever.
+    assert_eq!(get_when_there_is_room(&server).text(), "hello");
+    let stats = server.stop().unwrap();
+    assert_eq!(stats.abandoned, 0, "an in-flight mark leaked");
+}
