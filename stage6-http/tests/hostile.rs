@@ -8,6 +8,9 @@
 //! computed in-process. The tests that count the process's file descriptors or its memory
 //! take [`exclusive`], so that no other test of this file opens sockets meanwhile.
 
+mod rng;
+
+use rng::Rng;
 use stage1_blocking::testkit::SAFETY_TIMEOUT;
 use stage6_http::date::DATE_LEN;
 use stage6_http::response::{CONTINUE, WriteContext};
@@ -48,26 +51,6 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream.set_write_timeout(Some(SAFETY_TIMEOUT)).unwrap();
     stream.set_nodelay(true).unwrap();
     stream
-}
-
-/// xorshift64*: deterministic, so a failing case number reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 /// What every test writes in place of the server's `Date` values.

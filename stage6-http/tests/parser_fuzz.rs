@@ -3,28 +3,11 @@
 //! consumed, same error) and nothing may panic. Deterministic: a fixed xorshift seed, so a
 //! failure prints the case number and reproduces every time.
 
+mod rng;
+
+use rng::Rng;
 use stage6_http::{Limits, ParseError, Parsed, Parser};
 use std::collections::BTreeMap;
-
-/// xorshift64*: tiny, fast, and good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 const TEMPLATES: &[&str] = &[
     "GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
