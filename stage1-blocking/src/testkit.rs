@@ -220,7 +220,10 @@ pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
     }
     check_summary(name, &out.stdout, &format!("{stage}: 2 requests, "))?;
 
-    check_reader_gone(bin)?;
+    let out = check_reader_gone(bin, &["--count", "3", "--delay", "0"])?;
+    if !out.stderr.is_empty() {
+        bail!("{name}: stderr with its stdout reader gone:\n{}", out.stderr);
+    }
     check_usage_errors(bin)?;
     let out = run_bin(bin, &["--count", "ten"], false)?;
     ensure_code(&out, 2, "--count ten")?;
@@ -231,26 +234,78 @@ pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
 }
 // ANCHOR_END: check_client_binary
 
-/// `stage2-client | head -1`: the reader of stdout goes away while the demo still has lines to
-/// print. The demo must end quietly (exit 0, nothing on stderr) rather than panic on the failed
-/// write, as `println!` does. Made certain here: stdout is a pipe whose read end is closed
-/// before the demo prints anything.
-fn check_reader_gone(bin: &str) -> anyhow::Result<()> {
+/// Which output stream of a program a test takes away from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// Its stdout: `demo | head -1`, the reader gone after one line.
+    Stdout,
+    /// Its stderr: `demo 2>&1 | head -1`, or a terminal that went away.
+    Stderr,
+}
+
+/// Runs `bin` with `args` (`TRACE` removed) with one output stream, `gone`, whose reader has
+/// already gone: every write to it fails with `EPIPE`. The other stream is captured as usual.
+///
+/// The stream is one end of a socket pair whose other end is closed *before* the program
+/// starts, so its very first line fails, on every run: with a pipe whose read end the test
+/// closes after `spawn`, a quick program could print everything into the pipe first and
+/// pass without ever meeting the error. A program still running after [`SAFETY_TIMEOUT`] is
+/// killed ([`wait_with_safety_timeout`]).
+pub fn run_with_reader_gone(bin: &str, args: &[&str], gone: Gone) -> io::Result<BinRun> {
+    use std::os::unix::net::UnixStream;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(bin)
-        .args(["--count", "3", "--delay", "0"])
-        .env_remove("TRACE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    drop(child.stdout.take()); // nobody reads stdout any more
-    let out = child.wait_with_output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() != Some(0) || !stderr.is_empty() {
-        bail!("{bin} with its stdout reader gone: {}, stderr:\n{stderr}", out.status);
+    let (writer, reader) = UnixStream::pair()?;
+    drop(reader);
+    let dead = Stdio::from(std::os::fd::OwnedFd::from(writer));
+    let mut command = Command::new(bin);
+    command.args(args).env_remove("TRACE").stdin(Stdio::null());
+    match gone {
+        Gone::Stdout => command.stdout(dead).stderr(Stdio::piped()),
+        Gone::Stderr => command.stdout(Stdio::piped()).stderr(dead),
+    };
+    let out = wait_with_safety_timeout(command.spawn()?)?;
+    Ok(BinRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// [`Child::wait_with_output`](std::process::Child::wait_with_output) for at most
+/// [`SAFETY_TIMEOUT`]: a program still running then (a server that went on when it should
+/// have stopped) is killed, and the wait is a `TimedOut` error instead of a hung test.
+pub fn wait_with_safety_timeout(child: std::process::Child) -> io::Result<std::process::Output> {
+    let pid = child.id();
+    let (done, exited) = mpsc::channel();
+    thread::spawn(move || done.send(child.wait_with_output()));
+    match exited.recv_timeout(SAFETY_TIMEOUT) {
+        Ok(out) => out,
+        Err(_) => {
+            // kill(1), not libc: no `unsafe` outside the syscall modules.
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            Err(io::Error::new(
+                ErrorKind::TimedOut,
+                format!("process {pid} still running after {SAFETY_TIMEOUT:?}"),
+            ))
+        }
     }
-    Ok(())
+}
+
+/// `bin args | head -1`: the reader of stdout goes away while the program still has lines to
+/// print. It must end quietly, exit 0, with no panic and no `error:` line on stderr, rather
+/// than panic on the failed write (exit 101 and a backtrace), as `println!` does. Made certain
+/// with [`run_with_reader_gone`]: the first line already meets `EPIPE`. Returns the run, for
+/// checks of the caller's own (stderr may hold progress lines).
+pub fn check_reader_gone(bin: &str, args: &[&str]) -> anyhow::Result<BinRun> {
+    let out = run_with_reader_gone(bin, args, Gone::Stdout)?;
+    if out.code != Some(0) || out.stderr.contains("panicked") || out.stderr.contains("error:") {
+        bail!(
+            "{bin} {args:?} with its stdout reader gone: exit code {:?}, stderr:\n{}",
+            out.code,
+            out.stderr
+        );
+    }
+    Ok(out)
 }
 
 /// The exam every server binary takes: `--help`, an unknown flag and a bad `--addr` (see
@@ -626,6 +681,16 @@ mod tests {
         let err = check_server_binary("true").unwrap_err().to_string();
         assert!(err.contains("--help printed no usage"), "{err}");
         assert!(run_bin("no-such-program-here", &[], false).is_err());
+        // A program that fails once its reader has gone fails the exam; one that ends quietly
+        // passes. The stream is dead from the start: the shell's first `echo` already fails.
+        assert!(check_reader_gone("false", &[]).is_err());
+        assert!(check_reader_gone("true", &[]).is_ok());
+        let script = "trap '' PIPE; echo hi; echo rc=$? >&2";
+        let out = run_with_reader_gone("sh", &["-c", script], Gone::Stdout).unwrap();
+        assert!(out.stderr.ends_with("rc=1\n"), "{}", out.stderr);
+        let out = run_with_reader_gone("sh", &["-c", "trap '' PIPE; echo hi >&2; echo rc=$?"], Gone::Stderr)
+            .unwrap();
+        assert_eq!(out.stdout, "rc=1\n");
     }
 
     #[test]
