@@ -10,7 +10,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use stage1_blocking::cli::{Cli, fail};
+use stage1_blocking::cli::{Cli, fail, say};
 use stage5_async_await::blocking::BlockingPool;
 use stage5_async_await::combinators::join_all;
 use stage5_async_await::{Runtime, spawn, time};
@@ -51,18 +51,16 @@ fn main() {
     let delay = args.duration_ms("--delay", 100);
     let threads: usize = args.value_or("--threads", 8);
     if threads == 0 {
-        eprintln!("error: --threads must be at least 1");
-        eprint!("\n{}", args.usage());
-        std::process::exit(2);
+        args.bad_value("--threads", "0", "must be at least 1");
     }
     let runtime = Runtime::new().unwrap_or_else(|e| fail(format!("cannot start the runtime: {e}")));
     let pool = Rc::new(BlockingPool::new(threads, Duration::from_secs(10)));
 
-    println!(
+    say(format_args!(
         "{count} tasks that each wait {} ms, on one loop thread (a {} ms ticker task runs alongside):",
         delay.as_millis(),
         TICK.as_millis()
-    );
+    ));
     let rows = [
         (
             "std::thread::sleep inside the task".to_string(),
@@ -82,7 +80,7 @@ fn main() {
         ),
     ];
     for (name, (elapsed, ticks)) in rows {
-        println!("  {name:<44} {:>7.3} s   ticker ran {ticks} times", elapsed.as_secs_f64());
+        say(format_args!("  {name:<44} {:>7.3} s   ticker ran {ticks} times", elapsed.as_secs_f64()));
     }
 }
 // ANCHOR_END: variants

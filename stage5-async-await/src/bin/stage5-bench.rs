@@ -43,13 +43,16 @@ fn main() {
         "pingpong" => bench("pingpong", n(100_000), pingpong),
         "idle" => idle(n(10_000)),
         "idle-threads" => idle_threads(n(1_000)),
-        "idle-clients" => {
-            let addr = args.positionals().get(2).and_then(|a| a.parse().ok());
-            match (addr, args.positionals().get(1).is_some()) {
-                (Some(addr), true) => idle_clients(addr, n(0)),
-                _ => cli::fail("usage: stage5-bench idle-clients N ADDR (used by idle)"),
-            }
+        // Both N and ADDR, or a usage error (`idle` is the only one that runs it this way).
+        "idle-clients" if args.positionals().len() == 3 => {
+            let addr = args.positional_or(2, "ADDR", SocketAddr::from(([127, 0, 0, 1], 0)));
+            idle_clients(addr, n(0))
         }
+        "idle-clients" => args.bad_value(
+            "WORKLOAD",
+            "idle-clients",
+            "needs N and ADDR (the idle workload runs it that way)",
+        ),
         "all" => {
             // Each workload in a fresh process, as the tokio bench is run: a heap grown by
             // 1,000,000 tasks would otherwise hide the idle connections' memory.
@@ -63,8 +66,7 @@ fn main() {
             }
         }
         other => {
-            eprintln!("error: unknown workload {other:?}\n\n{}", args.usage());
-            std::process::exit(2);
+            args.bad_value("WORKLOAD", other, "expected spawn, sleeps, pingpong, idle, idle-threads or all")
         }
     }
 }
@@ -78,7 +80,7 @@ fn bench<F: std::future::Future<Output = usize>>(name: &str, n: usize, workload:
     rt.block_on(nothing());
     let t0 = Instant::now();
     let done = rt.block_on(workload(n));
-    println!("{name}: {done} in {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+    cli::say(format_args!("{name}: {done} in {:.1} ms", t0.elapsed().as_secs_f64() * 1e3));
 }
 
 // ANCHOR: workloads
@@ -174,11 +176,11 @@ fn idle_clients(addr: SocketAddr, n: usize) {
     let mut clients: Vec<StdStream> = (0..n)
         .map(|i| StdStream::connect(addr).unwrap_or_else(|e| cli::fail(format!("client {i}: {e}"))))
         .collect();
-    println!("connected {n}");
+    cli::say(format_args!("connected {n}"));
     let mut rest = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut rest);
     check_echo(&mut clients);
-    println!("echoed {}", clients.len());
+    cli::say(format_args!("echoed {}", clients.len()));
 }
 
 // ANCHOR: idle
@@ -187,7 +189,7 @@ fn idle_clients(addr: SocketAddr, n: usize) {
 fn idle(n: usize) {
     let soft = sys::raise_nofile_limit().unwrap_or(1024) as usize;
     let n = if soft < n + 100 {
-        println!("(RLIMIT_NOFILE is {soft}: {} connections instead of {n})", soft - 100);
+        cli::say(format_args!("(RLIMIT_NOFILE is {soft}: {} connections instead of {n})", soft - 100));
         soft - 100
     } else {
         n
@@ -233,7 +235,9 @@ fn idle(n: usize) {
         let _ = child.wait().await;
         (per, echoed)
     });
-    println!("idle: {n} connections, {per:.0} bytes RSS per connection (stage 5 echo, one thread; {echoed})");
+    cli::say(format_args!(
+        "idle: {n} connections, {per:.0} bytes RSS per connection (stage 5 echo, one thread; {echoed})"
+    ));
 }
 
 /// The same for stage 1's blocking echo handler with a thread per client (`n` threads).
@@ -257,9 +261,9 @@ fn idle_threads(n: usize) {
         std::thread::yield_now();
     }
     let per = rss_bytes().saturating_sub(before) as f64 / n as f64;
-    println!(
+    cli::say(format_args!(
         "idle-threads: {n} connections, {per:.0} bytes RSS per connection (stage 1 echo handler, a thread each)"
-    );
+    ));
 }
 // ANCHOR_END: idle
 

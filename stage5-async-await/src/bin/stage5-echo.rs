@@ -20,11 +20,11 @@ fn main() {
     let runtime = Runtime::new().unwrap_or_else(|e| cli::fail(format!("cannot start the runtime: {e}")));
     let result = runtime.block_on(async {
         let listener = TcpListener::from_std(std_listener)?;
-        println!(
+        cli::say(format_args!(
             "stage5-echo listening on {addr}, a task per client (try: nc {} {})",
             addr.ip(),
             addr.port()
-        );
+        ));
         echo::serve(listener, Arc::new(EchoStats::default())).await
     });
     if let Err(e) = result {

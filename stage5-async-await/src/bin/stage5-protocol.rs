@@ -21,7 +21,7 @@ fn main() {
     let stats = Arc::new(EchoStats::default());
     let result = runtime.block_on(async {
         let listener = TcpListener::from_std(std_listener)?;
-        println!("stage5-protocol listening on {addr} (try: nc {} {})", addr.ip(), addr.port());
+        cli::say(format_args!("stage5-protocol listening on {addr} (try: nc {} {})", addr.ip(), addr.port()));
         // ANCHOR: serve
         protocol::serve(listener, || EchoProtocol::new(stats.clone())).await
         // ANCHOR_END: serve

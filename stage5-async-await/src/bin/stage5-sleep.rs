@@ -3,7 +3,11 @@
 //!
 //! `TRACE=1` shows the loop at work: three timers armed, the loop asleep in the selector
 //! with a timeout equal to the next deadline, each timer firing and waking its task.
+//!
+//! Lines go out through stage 1's `cli::say`, not `println!`: `stage5-sleep | head -1` then
+//! ends quietly when `head` leaves, instead of panicking on the failed write.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use stage1_blocking::cli;
@@ -12,13 +16,13 @@ use stage5_async_await::{Runtime, spawn};
 
 // ANCHOR: workers
 async fn long_time_work(units: u32, unit: Duration) {
-    println!("long time work ({units} units)");
+    cli::say(format_args!("long time work ({units} units)"));
     sleep(unit * units).await;
-    println!("long time work End ({units} units)");
+    cli::say(format_args!("long time work End ({units} units)"));
 }
 
 async fn do_some_work(units: u32, unit: Duration) {
-    println!("Waiting: {units}");
+    cli::say(format_args!("Waiting: {units}"));
     long_time_work(units, unit).await;
 }
 // ANCHOR_END: workers
@@ -37,15 +41,16 @@ fn main() {
         let workers: Vec<_> = (1..=3).map(|units| spawn(do_some_work(units, unit))).collect();
         for w in workers {
             if let Err(e) = w.await {
-                eprintln!("a worker failed: {e}");
+                // Not eprintln!, which panics if stderr has gone.
+                let _ = writeln!(std::io::stderr(), "a worker failed: {e}");
             }
         }
     });
     let elapsed = start.elapsed();
-    println!(
+    cli::say(format_args!(
         "stage5: 3 workers sleeping 1+2+3 = 6 units of {} ms, 1 thread, {:.3} s ({:.2} units)",
         unit.as_millis(),
         elapsed.as_secs_f64(),
         elapsed.as_secs_f64() / unit.as_secs_f64().max(f64::MIN_POSITIVE)
-    );
+    ));
 }

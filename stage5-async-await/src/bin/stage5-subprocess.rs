@@ -21,7 +21,7 @@ fn main() {
         args.value_or("--command", "for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done".to_string());
     let tick = args.duration_ms("--tick-ms", 150);
     if tick.is_zero() {
-        cli::fail("--tick-ms must be at least 1");
+        args.bad_value("--tick-ms", "0", "must be at least 1");
     }
     let runtime = Runtime::new().unwrap_or_else(|e| cli::fail(format!("cannot start the runtime: {e}")));
     let start = Instant::now();
@@ -33,14 +33,14 @@ fn main() {
             let mut ticks = interval(tick);
             loop {
                 ticks.tick().await;
-                println!("[{:>5.0} ms] tick", start.elapsed().as_secs_f64() * 1e3);
+                cli::say(format_args!("[{:>5.0} ms] tick", start.elapsed().as_secs_f64() * 1e3));
             }
         });
         let mut lines = child.stdout.take().expect("stdout is piped").lines();
         let mut count = 0;
         while let Some(line) = lines.next_line().await.unwrap_or_else(|e| cli::fail(e)) {
             count += 1;
-            println!("[{:>5.0} ms] child says: {line}", start.elapsed().as_secs_f64() * 1e3);
+            cli::say(format_args!("[{:>5.0} ms] child says: {line}", start.elapsed().as_secs_f64() * 1e3));
         }
         let status = child.wait().await.unwrap_or_else(|e| cli::fail(e));
         ticker.abort();
@@ -48,8 +48,8 @@ fn main() {
         (status, count)
     });
     let (status, count) = status;
-    println!(
+    cli::say(format_args!(
         "stage5: {count} lines from the child, {status}, 1 thread, {:.3} s",
         start.elapsed().as_secs_f64()
-    );
+    ));
 }
