@@ -28,7 +28,7 @@ use stage5_async_await::{Runtime, spawn};
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::future::{Future, poll_fn};
-use std::io;
+use std::io::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
@@ -514,7 +514,10 @@ pub fn load(config: &LoadConfig) -> io::Result<LoadReport> {
                 let now =
                     (sum(|p| p.requests.load(Ordering::Relaxed)), sum(|p| p.errors.load(Ordering::Relaxed)));
                 if config.progress {
-                    eprintln!(
+                    // Not eprintln!, which panics once stderr has gone (`2>&1 | head`): the
+                    // load goes on, the progress is only lost.
+                    let _ = writeln!(
+                        io::stderr().lock(),
                         "  {:>3} s: {:>9} req/s, {:>10} requests, {} errors",
                         (next_tick - started).as_secs(),
                         now.0 - last.0,

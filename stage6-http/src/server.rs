@@ -471,16 +471,23 @@ async fn drain(worker: &Worker, shared: &Shared) {
 async fn watch_signals(shared: Arc<Shared>) {
     let name = |signal| if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
     match shutdown_signal().await {
-        Ok(signal) => eprintln!(
-            "stage6-server: {}: no new connections; finishing requests in flight (up to {:?}; send it again to stop now)",
-            name(signal),
-            shared.config.shutdown_timeout
-        ),
-        Err(e) => return eprintln!("stage6-server: cannot watch SIGINT/SIGTERM: {e}"),
+        // writeln! with the error ignored, not eprintln!, which panics once stderr has gone.
+        Ok(signal) => {
+            let _ = writeln!(
+                io::stderr(),
+                "stage6-server: {}: no new connections; finishing requests in flight (up to {:?}; send it again to stop now)",
+                name(signal),
+                shared.config.shutdown_timeout
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "stage6-server: cannot watch SIGINT/SIGTERM: {e}");
+            return;
+        }
     }
     shared.shutdown.set();
     if let Ok(signal) = shutdown_signal().await {
-        eprintln!("stage6-server: {} again: stopping now", name(signal));
+        let _ = writeln!(io::stderr(), "stage6-server: {} again: stopping now", name(signal));
         shared.abort.set();
     }
 }
@@ -522,7 +529,8 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutdown: &Event
                 } // else: dropped here, closed without an answer
             }
             Either::Left(Err(e)) => {
-                eprintln!("stage6-server: accept failed: {e}");
+                // Not eprintln!, which panics once stderr has gone: the server goes on.
+                let _ = writeln!(io::stderr(), "stage6-server: accept failed: {e}");
                 sleep(Duration::from_millis(100)).await;
             }
             Either::Right(()) => return,

@@ -8,10 +8,11 @@
 //!
 //! Aim it only at servers on your own machine: it sends as many requests as the server can take.
 
-use stage1_blocking::cli::{Cli, CliError, fail, summary_line};
+use stage1_blocking::cli::{Cli, fail, say, summary_line};
 use stage6_http::app::hello_router;
 use stage6_http::loadgen::{LoadConfig, Stop, Target, load, parse_url};
 use stage6_http::{Server, ServerConfig};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -59,21 +60,12 @@ fn main() {
         "MS",
         "a request (or batch) not answered within MS counts as a timeout (default 2000)",
     );
-    let usage = cli.usage();
     let args = cli.parse();
-    // Flags whose value is checked here get the same treatment as the parser's own mistakes.
-    let bad = |e: CliError| -> ! {
-        eprintln!("error: {e}");
-        eprint!("\n{usage}");
-        std::process::exit(2);
-    };
+    // Flags whose value is checked here get the same treatment as the parser's own mistakes:
+    // `Args::bad_value`, one line naming the flag, the usage, exit 2.
     let positive = |name: &str, default: usize| -> usize {
         match args.value_or(name, default) {
-            0 => bad(CliError::BadValue {
-                flag: name.into(),
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            }),
+            0 => args.bad_value(name, "0", "must be at least 1"),
             n => n,
         }
     };
@@ -81,13 +73,11 @@ fn main() {
     let pipeline = positive("--pipeline", 1);
     let threads = positive("--threads", 1);
     let timeout = args.duration_ms("--timeout", 2000).max(Duration::from_millis(1));
-    let duration = args.try_value::<DurationArg>("--duration").unwrap_or_else(|e| bad(e));
+    let duration = args.value::<String>("--duration").map(|raw| {
+        raw.parse::<DurationArg>().unwrap_or_else(|reason| args.bad_value("--duration", &raw, &reason))
+    });
     let stop = match (args.value::<u64>("--requests"), duration) {
-        (Some(0), _) => bad(CliError::BadValue {
-            flag: "--requests".into(),
-            value: "0".into(),
-            reason: "must be at least 1".into(),
-        }),
+        (Some(0), _) => args.bad_value("--requests", "0", "must be at least 1"),
         (Some(n), _) => Stop::Requests(n),
         (None, Some(DurationArg(d))) => Stop::After(d),
         (None, None) => Stop::After(Duration::from_secs(5)),
@@ -102,19 +92,25 @@ fn main() {
                 .and_then(Server::spawn)
                 .unwrap_or_else(|e| fail(format!("cannot start the in-process server: {e}")));
             let addr = server.addr();
-            println!("no URL given: started stage6-server in-process on http://{addr} (one worker thread)");
+            say(format_args!(
+                "no URL given: started stage6-server in-process on http://{addr} (one worker thread)"
+            ));
             (Some(server), Target { addr, host: addr.to_string(), path: "/hello".into() })
         }
     };
 
     let config = LoadConfig { target, connections, threads, pipeline, stop, timeout, progress: true };
     let threads = config.threads.min(config.connections);
-    match stop {
-        Stop::After(d) => eprintln!("loading {} for {:.1} s ...", config.target, d.as_secs_f64()),
-        Stop::Requests(n) => eprintln!("loading {} with {n} requests ...", config.target),
-    }
+    // A note on stderr, like the progress lines: if stderr has gone, the load goes on without
+    // them (eprintln! would panic).
+    let _ = match stop {
+        Stop::After(d) => {
+            writeln!(std::io::stderr(), "loading {} for {:.1} s ...", config.target, d.as_secs_f64())
+        }
+        Stop::Requests(n) => writeln!(std::io::stderr(), "loading {} with {n} requests ...", config.target),
+    };
     let report = load(&config).unwrap_or_else(|e| fail(e));
-    print!("{}", report.summary(&config));
+    say(report.summary(&config).trim_end());
     if report.requests == 0 {
         fail(format!(
             "no response from {}: {}",
@@ -122,5 +118,5 @@ fn main() {
             report.first_error.as_deref().unwrap_or("nothing answered")
         ));
     }
-    println!("{}", summary_line("stage6", report.requests as usize, threads, report.elapsed));
+    say(summary_line("stage6", report.requests as usize, threads, report.elapsed));
 }

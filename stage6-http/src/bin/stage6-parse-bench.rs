@@ -8,7 +8,7 @@
 //! cargo run --release -p stage6-http --bin stage6-parse-bench -- --requests 2000000 --kind browser
 //! ```
 
-use stage1_blocking::cli::{Cli, fail};
+use stage1_blocking::cli::{Cli, fail, say};
 use stage6_http::date::DateCache;
 use stage6_http::response::WriteContext;
 use stage6_http::{Parsed, Parser, Response};
@@ -52,11 +52,7 @@ fn main() {
         "wrk" => WRK,
         "browser" => BROWSER,
         "chunked" => CHUNKED,
-        other => {
-            eprintln!("error: invalid value {other:?} for --kind: expected wrk, browser or chunked");
-            eprint!("\n{}", args.usage());
-            std::process::exit(2);
-        }
+        other => args.bad_value("--kind", other, "expected wrk, browser or chunked"),
     };
     let buffer = one.repeat(depth).into_bytes();
     let rounds = requests.div_ceil(depth).max(1);
@@ -97,10 +93,10 @@ fn main() {
     let elapsed = started.elapsed();
     let ns = elapsed.as_nanos() as f64 / parsed as f64;
     let mb_per_s = (buffer.len() * rounds) as f64 / elapsed.as_secs_f64() / 1e6;
-    println!(
+    say(format_args!(
         "stage6-parse-bench: {parsed} {kind} requests ({} bytes each, {depth} per buffer{}), {body_bytes} body bytes",
         one.len(),
         if respond { ", with responses" } else { "" }
-    );
-    println!("{ns:.1} ns/request, {mb_per_s:.0} MB/s, {:.3} s", elapsed.as_secs_f64());
+    ));
+    say(format_args!("{ns:.1} ns/request, {mb_per_s:.0} MB/s, {:.3} s", elapsed.as_secs_f64()));
 }

@@ -7,7 +7,7 @@
 //!
 //! Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully; a second one stops it at once.
 
-use stage1_blocking::cli::{Args, Cli, describe_bind_error, fail};
+use stage1_blocking::cli::{Args, Cli, describe_bind_error, fail, say};
 use stage6_http::app::{default_root, demo_router, hello_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Limits, Server, ServerConfig};
@@ -48,17 +48,17 @@ fn main() {
     };
     let router = if args.switch("--bench-hello") { hello_router() } else { demo_router(root) };
     let server = Server::bind(addr, router, config).unwrap_or_else(|e| fail(describe_bind_error(addr, &e)));
-    println!(
+    say(format_args!(
         "stage6-server: listening on http://{} ({} worker{}{static_note}); Ctrl-C stops",
         server.local_addr(),
         config.workers,
         if config.workers == 1 { "" } else { "s" },
-    );
+    ));
     match server.run() {
-        Ok(stats) => println!(
+        Ok(stats) => say(format_args!(
             "stage6-server: stopped: {} requests on {} connections, {} turned away, {} cut off at shutdown",
             stats.requests, stats.connections, stats.turned_away, stats.abandoned
-        ),
+        )),
         Err(e) => fail(format!("server stopped: {e}")),
     }
 }

@@ -1,0 +1,161 @@
+//! The three binaries against the exams every stage's binaries take (stage 1's testkit): usage
+//! errors of one shape, and a quiet end when the reader of their output goes away
+//! (`stage6-parse-bench | head -1`, `stage6-server 2>&1 | head -1`). `println!` and
+//! `eprintln!` panic when the write fails; these binaries must not. (`server_binary.rs` and
+//! `loadgen.rs` test what the server and the load generator do; here only how they print.)
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+
+use stage1_blocking::testkit::{
+    self, BinRun, Gone, check_reader_gone, check_server_binary, check_usage_errors, run_bin,
+    run_with_reader_gone,
+};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_stage6-server");
+const LOADGEN: &str = env!("CARGO_BIN_EXE_stage6-loadgen");
+const PARSE_BENCH: &str = env!("CARGO_BIN_EXE_stage6-parse-bench");
+
+/// The load generator's smallest run: its own in-process server, ten requests.
+const LOADGEN_SMALL: &[&str] = &["--requests", "10", "--connections", "1"];
+
+fn run(bin: &str, args: &[&str]) -> BinRun {
+    run_bin(bin, args, false).unwrap()
+}
+
+#[test]
+fn usage_errors_have_one_shape() {
+    check_server_binary(SERVER).unwrap();
+    check_usage_errors(LOADGEN).unwrap();
+    check_usage_errors(PARSE_BENCH).unwrap();
+    // Values checked by the programs themselves, after parsing, look exactly like the
+    // parser's own complaints (`Args::bad_value`).
+    for (bin, args, first) in [
+        (LOADGEN, &["--requests", "0"][..], "error: bad value \"0\" for --requests: must be at least 1"),
+        (LOADGEN, &["--connections", "0"], "error: bad value \"0\" for --connections: must be at least 1"),
+        (
+            LOADGEN,
+            &["--duration", "3w"],
+            "error: bad value \"3w\" for --duration: unknown unit \"w\" (use s, ms or m)",
+        ),
+        (
+            PARSE_BENCH,
+            &["--kind", "curl"],
+            "error: bad value \"curl\" for --kind: expected wrk, browser or chunked",
+        ),
+    ] {
+        let out = run(bin, args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().next(), Some(first), "{args:?}");
+        assert!(out.stderr.contains("\nUsage: stage6-"), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn parse_bench_prints_its_two_lines() {
+    let out = run(PARSE_BENCH, &["--requests", "32", "--kind", "chunked", "--respond"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(lines[0].starts_with("stage6-parse-bench: 32 chunked requests ("), "{}", lines[0]);
+    assert!(lines[0].ends_with("16 per buffer, with responses), 608 body bytes"), "{}", lines[0]);
+    assert!(lines[1].contains(" ns/request, "), "{}", lines[1]);
+}
+
+#[test]
+fn every_binary_ends_quietly_when_its_stdout_reader_is_gone() {
+    // Before, each panicked on its first line (exit 101 and a backtrace). The server's first
+    // line is its banner: with nobody to read it, it stops at once, like every demo.
+    let runs = [
+        (SERVER, &["--addr", "127.0.0.1:0"][..]),
+        (LOADGEN, LOADGEN_SMALL),
+        (PARSE_BENCH, &["--requests", "10"]),
+    ];
+    let failures: Vec<String> = runs
+        .iter()
+        .filter_map(|&(bin, args)| check_reader_gone(bin, args).err().map(|e| format!("{e:#}")))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_load_generator_goes_on_when_its_stderr_is_gone() {
+    // Its notes ("loading ...", a progress line per second) go to stderr; without one, the
+    // load and its report on stdout go on.
+    let out = run_with_reader_gone(LOADGEN, LOADGEN_SMALL, Gone::Stderr).unwrap();
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let last = out.stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("stage6: 10 requests, 1 thread, "), "{}", out.stdout);
+}
+
+/// `stage6-server --addr 127.0.0.1:0` with stdout piped and `stderr` as given, once it has
+/// answered a request; returns the child and its stdout, past the banner (its first line).
+///
+/// The banner comes before the server watches for signals: a SIGTERM sent right after it
+/// would find the default action and kill the process. The watcher is the first task worker
+/// 0 spawns, so once a connection's task (spawned later) has answered, it is in place.
+fn start_server(stderr: Stdio) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(SERVER)
+        .args(["--addr", "127.0.0.1:0"])
+        .env_remove("TRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let addr = banner.strip_prefix("stage6-server: listening on http://").and_then(|r| r.split(' ').next());
+    let addr = addr.and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("banner: {banner}"));
+    let answer =
+        testkit::raw_exchange(addr, b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+    assert!(answer.ends_with(b"\r\n\r\nHello, World!"), "{}", String::from_utf8_lossy(&answer));
+    (child, stdout)
+}
+
+/// Sends SIGTERM the way an operator would (the server then stops gracefully).
+fn terminate(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn the_server_stops_quietly_after_its_reader_took_the_banner() {
+    // `stage6-server | head -1`: the banner is read, then the reader leaves; the line the
+    // server prints when it stops (after SIGTERM) meets EPIPE.
+    let (child, stdout) = start_server(Stdio::piped());
+    drop(stdout);
+    terminate(&child);
+    let out = testkit::wait_with_safety_timeout(child).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.starts_with("stage6-server: SIGTERM: no new connections;"), "{stderr}");
+}
+
+#[test]
+fn the_server_stops_gracefully_when_its_stderr_is_gone() {
+    // Its signal notes go to stderr; with stderr gone, SIGTERM must still be a graceful stop
+    // that ends with the summary on stdout, not a panic in the signal watcher.
+    let (writer, reader) = UnixStream::pair().unwrap();
+    drop(reader);
+    let (child, mut stdout) = start_server(Stdio::from(std::os::fd::OwnedFd::from(writer)));
+    terminate(&child);
+    // The rest of stdout, read on a thread: the server may not stop (when its signal watcher
+    // panicked, shutdown never began), and then the safety timeout kills it.
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+        rest
+    });
+    let out = testkit::wait_with_safety_timeout(child).unwrap();
+    let rest = rest.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{rest}");
+    assert_eq!(
+        rest,
+        "stage6-server: stopped: 1 requests on 1 connections, 0 turned away, 0 cut off at shutdown\n"
+    );
+}
