@@ -47,7 +47,14 @@ fn help_lists_every_setting_and_exits_0() {
 
 #[test]
 fn a_bad_flag_or_value_is_one_line_and_exit_2() {
-    for args in [&["--no-such-flag"][..], &["--max-connections", "many"], &["--addr", "nowhere"]] {
+    let cases = [
+        &["--no-such-flag"][..],
+        &["--max-connections", "many"],
+        &["--addr", "nowhere"],
+        &["--workers", "0"],
+        &["--max-connections", "0"],
+    ];
+    for args in cases {
         let output = run(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let first = stderr_of(&output).lines().next().unwrap_or_default().to_string();

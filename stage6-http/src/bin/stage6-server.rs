@@ -75,8 +75,8 @@ fn config_from(args: &Args) -> ServerConfig {
             max_headers: args.value_or("--max-headers", limits.max_headers),
             max_body_bytes: args.value_or("--max-body", limits.max_body_bytes),
         },
-        workers: args.value_or("--workers", 1usize).max(1),
-        max_connections: args.value_or("--max-connections", defaults.max_connections).max(1),
+        workers: at_least_one(args, "--workers", 1),
+        max_connections: at_least_one(args, "--max-connections", defaults.max_connections),
         idle_timeout: ms("--idle-timeout", defaults.idle_timeout),
         header_timeout: ms("--header-timeout", defaults.header_timeout),
         body_timeout: ms("--body-timeout", defaults.body_timeout),
@@ -84,4 +84,14 @@ fn config_from(args: &Args) -> ServerConfig {
         shutdown_timeout: ms("--shutdown-timeout", defaults.shutdown_timeout),
         access_log: args.switch("--log"),
     }
+}
+
+/// A count flag that must be 1 or more: 0 workers or 0 connections would be a server that
+/// never answers, so it is a usage error (exit 2), not a value to round up quietly.
+fn at_least_one(args: &Args, flag: &str, default: usize) -> usize {
+    let n = args.value_or(flag, default);
+    if n == 0 {
+        args.bad_value(flag, "0", "must be at least 1");
+    }
+    n
 }
