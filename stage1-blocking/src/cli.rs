@@ -213,9 +213,11 @@ impl Cli {
 }
 
 /// Prints `error: {e}` and the usage to stderr, exits 2.
+/// (A failed write is ignored: with stderr gone the exit status is all that is left to say
+/// it, and `eprintln!` would turn exit 2 into a panic's 101.)
 fn usage_error(e: &dyn fmt::Display, usage: &str) -> ! {
-    eprintln!("error: {e}");
-    eprint!("\n{usage}");
+    use std::io::Write;
+    let _ = write!(std::io::stderr(), "error: {e}\n\n{usage}");
     std::process::exit(2);
 }
 
@@ -555,10 +557,12 @@ pub fn say(line: impl fmt::Display) {
 /// Prints `error: {msg}` on one line to stderr and exits 1. An `anyhow::Error` is printed with
 /// its whole chain of causes, joined with `": "`.
 pub fn fail(msg: impl fmt::Display) -> ! {
+    use std::io::Write;
     // `{:#}` is anyhow's "with causes" form; other types print as usual.
     let text = format!("{msg:#}");
     let one_line: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    eprintln!("error: {}", one_line.join(" "));
+    // Not `eprintln!`: with stderr gone it would panic (exit 101) instead of exiting 1.
+    let _ = writeln!(std::io::stderr(), "error: {}", one_line.join(" "));
     std::process::exit(1);
 }
 

@@ -32,3 +32,14 @@ fn every_binary_takes_the_binary_exams() {
         testkit::check_server_binary(server).unwrap_or_else(|e| panic!("{e:#}"));
     }
 }
+
+#[test]
+fn with_stderr_gone_errors_still_exit_with_their_status() {
+    // Nobody reads stderr (a closed terminal, `2>&-`): the error line cannot be written, but
+    // the exit status must still say usage error (2) or failure (1), not a panic's 101.
+    let bad_flag = testkit::run_with_reader_gone(CLIENT, &["--no-such-flag"], testkit::Gone::Stderr).unwrap();
+    assert_eq!(bad_flag.code, Some(2), "{bad_flag:?}");
+    let refused = testkit::refused_addr().unwrap().to_string();
+    let failed = testkit::run_with_reader_gone(CLIENT, &["--addr", &refused], testkit::Gone::Stderr).unwrap();
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+}
