@@ -1,12 +1,15 @@
-//! The three binaries against the exams every stage's binaries take (stage 1's testkit): usage
-//! errors of one shape, and a quiet end when the reader of their output goes away
-//! (`stage6-parse-bench | head -1`, `stage6-server 2>&1 | head -1`). `println!` and
-//! `eprintln!` panic when the write fails; these binaries must not. (`server_binary.rs` and
-//! `loadgen.rs` test what the server and the load generator do; here only how they print.)
+//! The three binaries as a newcomer and an operator meet them. The exams every stage's binaries
+//! take (stage 1's testkit): usage errors of one shape, and a quiet end when the reader of their
+//! output goes away (`stage6-parse-bench | head -1`, `stage6-server 2>&1 | head -1`): `println!`
+//! and `eprintln!` panic when the write fails; these binaries must not. Then the server's own:
+//! `--help` lists every setting, and a real SIGTERM arriving while a request is in flight.
+//! (`loadgen.rs` tests what the load generator does.)
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
 
 use stage1_blocking::testkit::{
     self, BinRun, Gone, check_reader_gone, check_server_binary, check_usage_errors, run_bin,
@@ -19,6 +22,9 @@ const PARSE_BENCH: &str = env!("CARGO_BIN_EXE_stage6-parse-bench");
 
 /// The load generator's smallest run: its own in-process server, ten requests.
 const LOADGEN_SMALL: &[&str] = &["--requests", "10", "--connections", "1"];
+
+/// Only a safety net against a hung test, never for synchronisation.
+const SAFETY: std::time::Duration = testkit::SAFETY_TIMEOUT;
 
 fn run(bin: &str, args: &[&str]) -> BinRun {
     run_bin(bin, args, false).unwrap()
@@ -43,6 +49,17 @@ fn usage_errors_have_one_shape() {
             PARSE_BENCH,
             &["--kind", "curl"],
             "error: bad value \"curl\" for --kind: expected wrk, browser or chunked",
+        ),
+        (SERVER, &["--workers", "0"], "error: bad value \"0\" for --workers: must be at least 1"),
+        (
+            SERVER,
+            &["--max-connections", "0"],
+            "error: bad value \"0\" for --max-connections: must be at least 1",
+        ),
+        (
+            SERVER,
+            &["--max-connections", "many"],
+            "error: bad value \"many\" for --max-connections: expected a whole number >= 0",
         ),
     ] {
         let out = run(bin, args);
@@ -157,5 +174,125 @@ fn the_server_stops_gracefully_when_its_stderr_is_gone() {
     assert_eq!(
         rest,
         "stage6-server: stopped: 1 requests on 1 connections, 0 turned away, 0 cut off at shutdown\n"
+    );
+}
+
+#[test]
+fn help_lists_every_setting_and_exits_0() {
+    let output = run(SERVER, &["--help"]);
+    assert_eq!(output.code, Some(0));
+    let usage = output.stdout;
+    for flag in [
+        "--addr",
+        "--workers",
+        "--root",
+        "--log",
+        "--max-connections",
+        "--idle-timeout",
+        "--header-timeout",
+        "--body-timeout",
+        "--write-timeout",
+        "--shutdown-timeout",
+        "--max-body",
+        "--max-header-bytes",
+        "--max-headers",
+        "--max-target",
+    ] {
+        assert!(usage.contains(flag), "--help does not mention {flag}:\n{usage}");
+    }
+}
+
+/// Lines from a child's pipe, read on a thread.
+fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle`; returns it.
+fn wait_for(lines: &Receiver<String>, needle: &str) -> String {
+    loop {
+        match lines.recv_timeout(SAFETY) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {needle:?}: {e}"),
+        }
+    }
+}
+
+/// Reads one response (ending at EOF or at the end of its Content-Length body).
+fn response(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| l.strip_prefix("Content-Length: "));
+            if length.and_then(|n| n.parse::<usize>().ok()) == Some(body.len()) {
+                return text;
+            }
+        }
+        let n = stream.read(&mut chunk).expect("read (safety timeout)");
+        if n == 0 {
+            return text;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_0() {
+    let mut child = Command::new(SERVER)
+        .args(["--addr", "127.0.0.1:0", "--log"])
+        .env("TRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let banner = wait_for(&stdout, "listening on http://");
+    let addr: SocketAddr =
+        banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+
+    let connect = || {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(SAFETY)).unwrap();
+        stream
+    };
+    let mut idle = connect();
+    idle.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert!(response(&mut idle).ends_with("\r\n\r\nHello, World!"));
+
+    let mut busy = connect();
+    busy.write_all(b"GET /sleep?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    // The server's trace line says the request reached its handler: it is in flight.
+    wait_for(&stderr, "http: GET /sleep?ms=300");
+    terminate(&child);
+
+    let answer = response(&mut busy);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nslept 300 ms\n"), "{answer}");
+    drop(busy);
+    let mut rest = Vec::new();
+    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0, "the idle connection is closed without a word");
+
+    assert!(child.wait().unwrap().success());
+    wait_for(&stderr, "SIGTERM: no new connections");
+    let log = wait_for(&stdout, "\"GET /hello HTTP/1.1\" 200 13 ");
+    assert!(log.starts_with("127.0.0.1:"), "{log}");
+    wait_for(&stdout, "\"GET /sleep?ms=300 HTTP/1.1\" 200 ");
+    let summary = wait_for(&stdout, "stage6-server: stopped");
+    assert_eq!(
+        summary,
+        "stage6-server: stopped: 2 requests on 2 connections, 0 turned away, 0 cut off at shutdown"
     );
 }
