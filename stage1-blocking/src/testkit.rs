@@ -148,6 +148,36 @@ pub fn one_shot_server(answer: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static) -
 }
 // ANCHOR_END: one_shot_server
 
+/// A fresh directory under the system's temp dir, removed (with everything in it) on drop.
+/// Its name is `{label}-{pid}-{n}`: unique per process and per call, so tests running in
+/// parallel, or a run after a crashed one, never share a directory.
+#[derive(Debug)]
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates the directory. `label` says whose it is (and may hold any character a file
+    /// name can, for tests of how names are shown).
+    pub fn new(label: &str) -> io::Result<TempDir> {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// What a demo binary did when a test ran it: its exit code and its output, as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinRun {
@@ -173,12 +203,22 @@ pub fn run_bin(path: &str, args: &[&str], trace: bool) -> io::Result<BinRun> {
     } else {
         command.env_remove("TRACE");
     }
-    let out = command.output()?;
-    Ok(BinRun {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Ok(BinRun::from(command.output()?))
+}
+
+impl From<std::process::Output> for BinRun {
+    fn from(out: std::process::Output) -> BinRun {
+        BinRun {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A binary's file name (`stage4-client`), as its usage line names it.
+fn bin_name(bin: &str) -> &str {
+    std::path::Path::new(bin).file_name().and_then(|n| n.to_str()).unwrap_or(bin)
 }
 
 // ANCHOR: check_client_binary
@@ -191,7 +231,7 @@ pub fn run_bin(path: &str, args: &[&str], trace: bool) -> io::Result<BinRun> {
 /// * its stdout reader gone (`| head -1`): it ends quietly, exit 0, no panic;
 /// * `--help` (usage, exit 0), an unknown flag and a bad value (one line naming it, exit 2).
 pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
-    let name = std::path::Path::new(bin).file_name().and_then(|n| n.to_str()).unwrap_or(bin);
+    let name = bin_name(bin);
     let stage = name.split('-').next().unwrap_or(name);
     let out = run_bin(bin, &["--count", "3", "--delay", "0"], false)?;
     ensure_code(&out, 0, "--count 3 --delay 0")?;
@@ -263,12 +303,7 @@ pub fn run_with_reader_gone(bin: &str, args: &[&str], gone: Gone) -> io::Result<
         Gone::Stdout => command.stdout(dead).stderr(Stdio::piped()),
         Gone::Stderr => command.stdout(Stdio::piped()).stderr(dead),
     };
-    let out = wait_with_safety_timeout(command.spawn()?)?;
-    Ok(BinRun {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Ok(BinRun::from(wait_with_safety_timeout(command.spawn()?)?))
 }
 
 /// [`Child::wait_with_output`](std::process::Child::wait_with_output) for at most
@@ -332,7 +367,7 @@ pub fn check_server_binary(bin: &str) -> anyhow::Result<()> {
 
 /// `--help` prints the usage and exits 0; `--bogus` is one line naming it, then the usage, exit 2.
 pub fn check_usage_errors(bin: &str) -> anyhow::Result<()> {
-    let name = std::path::Path::new(bin).file_name().and_then(|n| n.to_str()).unwrap_or(bin);
+    let name = bin_name(bin);
     let out = run_bin(bin, &["--help"], false)?;
     ensure_code(&out, 0, "--help")?;
     if !out.stdout.contains(&format!("Usage: {name} [OPTIONS]")) {

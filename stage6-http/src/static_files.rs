@@ -262,35 +262,15 @@ pub fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stage1_blocking::testkit::TempDir;
     use std::fs;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("stage6-static-{}-{n}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     /// root/ {index.html, a.txt, sub/{b.CSS, index.html}, empty/, .secret, link-out -> outside}
     /// outside/ {secret.txt}
     fn fixture() -> (TempDir, TempDir, StaticRoot) {
-        let top = TempDir::new();
-        let outside = TempDir::new();
-        let root = top.0.join("www");
+        let top = TempDir::new("stage6-static").unwrap();
+        let outside = TempDir::new("stage6-static").unwrap();
+        let root = top.path().join("www");
         fs::create_dir_all(root.join("sub")).unwrap();
         fs::create_dir_all(root.join("empty")).unwrap();
         fs::write(root.join("index.html"), "<h1>home</h1>").unwrap();
@@ -299,9 +279,9 @@ mod tests {
         fs::write(root.join("sub/b.CSS"), "b{}").unwrap();
         fs::write(root.join("sub/index.html"), "sub").unwrap();
         fs::write(root.join(".secret"), "hidden").unwrap();
-        fs::write(top.0.join("sibling.txt"), "next to root").unwrap();
-        fs::write(outside.0.join("secret.txt"), "outside").unwrap();
-        std::os::unix::fs::symlink(&outside.0, root.join("link-out")).unwrap();
+        fs::write(top.path().join("sibling.txt"), "next to root").unwrap();
+        fs::write(outside.path().join("secret.txt"), "outside").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("link-out")).unwrap();
         std::os::unix::fs::symlink(root.join("a.txt"), root.join("link-in.txt")).unwrap();
         let static_root = StaticRoot::new(&root).unwrap();
         (top, outside, static_root)

@@ -6,13 +6,12 @@
 mod common;
 
 use common::curl;
-use stage1_blocking::testkit::{payload, raw_exchange, same_bytes};
+use stage1_blocking::testkit::{TempDir, payload, raw_exchange, same_bytes};
 use stage6_http::app::{BOOK_DIR, MAX_SLEEP_MS, default_root, demo_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Server, ServerConfig, ServerHandle};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 fn start(root: Option<StaticRoot>) -> ServerHandle {
     Server::bind("127.0.0.1:0".parse().unwrap(), demo_router(root), ServerConfig::default())
@@ -170,15 +169,13 @@ fn sleep_takes_its_query_and_refuses_bad_input() {
 
 /// A directory under the system's temp dir, removed on drop. Its name has `&` and `<` in it,
 /// which the `/` page must escape.
-struct Fixture(PathBuf);
+struct Fixture(TempDir);
 
 impl Fixture {
     /// top/{secret.txt, www/...}: see the comments for what each file is for.
     fn new() -> Fixture {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let top = std::env::temp_dir().join(format!("stage6-demo-{}-{n}-a&b<c>", std::process::id()));
-        let _ = fs::remove_dir_all(&top);
+        let dir = TempDir::new("stage6-demo-a&b<c>").unwrap();
+        let top = dir.path();
         let www = top.join("www");
         fs::create_dir_all(www.join("docs")).unwrap();
         fs::create_dir_all(www.join("empty")).unwrap();
@@ -197,19 +194,13 @@ impl Fixture {
         // Links: one inside the root (followed), three out of it (refused).
         std::os::unix::fs::symlink("a.txt", www.join("link-in.txt")).unwrap();
         std::os::unix::fs::symlink("../secret.txt", www.join("link-out.txt")).unwrap();
-        std::os::unix::fs::symlink(&top, www.join("link-dir")).unwrap();
+        std::os::unix::fs::symlink(top, www.join("link-dir")).unwrap();
         std::os::unix::fs::symlink("/etc", www.join("link-etc")).unwrap();
-        Fixture(top)
+        Fixture(dir)
     }
 
     fn root(&self) -> StaticRoot {
-        StaticRoot::new(self.0.join("www")).unwrap()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        StaticRoot::new(self.0.path().join("www")).unwrap()
     }
 }
 
@@ -275,7 +266,7 @@ fn static_files_have_their_content_type_and_head() {
     ] {
         let (head, body) = split(&get(&server, &format!("/static/{file}")));
         assert!(head.contains(&format!("\r\nContent-Type: {content_type}\r\n")), "{file}: {head}");
-        assert_eq!(body, fs::read(fixture.0.join("www").join(file)).unwrap(), "{file}");
+        assert_eq!(body, fs::read(fixture.0.path().join("www").join(file)).unwrap(), "{file}");
     }
     // HEAD: the length of the file, and nothing after the head.
     assert_eq!(

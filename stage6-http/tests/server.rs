@@ -445,8 +445,8 @@ fn several_workers_share_the_port() {
 
 #[test]
 fn static_files_over_the_wire() {
-    let dir = std::env::temp_dir().join(format!("stage6-server-static-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = stage1_blocking::testkit::TempDir::new("stage6-server-static").unwrap();
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("www")).unwrap();
     let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
     std::fs::write(dir.join("www/big.bin"), &big).unwrap();
@@ -465,8 +465,6 @@ fn static_files_over_the_wire() {
     );
     assert_eq!(client.get("/static/..%2fsecret.txt").status, 400);
     assert_eq!(client.get("/static/%2e%2e/secret.txt").status, 403);
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
