@@ -143,6 +143,16 @@ pub struct ServeStats {
     pub abandoned: u64,
 }
 
+impl std::ops::AddAssign for ServeStats {
+    /// Adds one worker's figures to the server's totals.
+    fn add_assign(&mut self, other: ServeStats) {
+        self.connections += other.connections;
+        self.requests += other.requests;
+        self.turned_away += other.turned_away;
+        self.abandoned += other.abandoned;
+    }
+}
+
 /// What every connection on one worker shares. Single-threaded, hence `Rc`/`RefCell`/`Cell`;
 /// a `RefCell` is only ever borrowed between two `.await`s, never across one.
 struct Worker {
@@ -426,12 +436,8 @@ fn run_worker(listener: Option<std::net::TcpListener>, shared: Arc<Shared>, watc
     // Nothing may wake the drain any more: the tasks dropped with the runtime below give
     // back their in-flight marks (see `Admitted`), and would otherwise wake a finished future.
     worker.drained.borrow_mut().take();
-    let mine = worker.stats.get();
-    let mut totals = lock(&shared.stats);
-    totals.connections += mine.connections;
-    totals.requests += mine.requests;
-    totals.turned_away += mine.turned_away;
-    totals.abandoned += worker.busy.get() as u64;
+    let mine = ServeStats { abandoned: worker.busy.get() as u64, ..worker.stats.get() };
+    *lock(&shared.stats) += mine;
     result
     // The runtime is dropped here, and with it every connection task still alive: the idle
     // keep-alive ones (and any the deadline cut off). Their sockets close.
@@ -954,19 +960,20 @@ impl Connection {
     /// with no known length), handler time. The peer address is asked of the kernel here,
     /// only when logging, rather than kept in every connection.
     fn log(&self, worker: &Worker, request_line: &str, status: u16, body: Option<u64>, start: Instant) {
-        use std::fmt::Write as _;
-        let mut line = String::with_capacity(128);
-        let peer = self.stream.peer_addr().map_or_else(|_| "-".to_string(), |a| a.to_string());
-        let date = *worker.dates.borrow().current();
-        let date = std::str::from_utf8(&date).unwrap_or("-");
-        let _ = write!(line, "{peer} [{date}] \"{}\" {status} ", request_line.escape_debug());
-        let _ = match body {
-            Some(bytes) => write!(line, "{bytes}"),
-            None => write!(line, "-"),
-        };
-        let _ = writeln!(line, " {}us", start.elapsed().as_micros());
         let mut log = worker.log.borrow_mut();
-        log.extend_from_slice(line.as_bytes());
+        // Written straight into the worker's log buffer (writes to a Vec cannot fail).
+        let _ = match self.stream.peer_addr() {
+            Ok(peer) => write!(log, "{peer} "),
+            Err(_) => write!(log, "- "),
+        };
+        log.extend_from_slice(b"[");
+        log.extend_from_slice(worker.dates.borrow().current());
+        let _ = write!(log, "] \"{}\" {status} ", request_line.escape_debug());
+        let _ = match body {
+            Some(bytes) => write!(log, "{bytes}"),
+            None => write!(log, "-"),
+        };
+        let _ = writeln!(log, " {}us", start.elapsed().as_micros());
         let full = log.len() >= LOG_FLUSH_AT;
         drop(log);
         if full {
