@@ -294,8 +294,8 @@ impl Router {
                 request.set_params(params);
                 // A handler can panic before it returns its future (in the closure's own body,
                 // say a `parse().unwrap()` on a parameter). The connection loop only guards the
-                // future, so this panic would end the connection's task without an answer and
-                // without giving back its connection slot: catch it here, it costs one 500.
+                // future, so this panic would end the connection's task (the executor catches
+                // it) without an answer: catch it here, where it costs one 500.
                 catch_unwind(AssertUnwindSafe(|| handler(request)))
                     .unwrap_or_else(|_| Box::pin(ready(Response::error(500).close())))
             }
