@@ -5,17 +5,25 @@
 //! takes the bytes. Code reads top to bottom, which is pleasant, but a thread waiting on one
 //! socket can do nothing else, so N requests one after another take N x the latency.
 //!
-//! * [`http`]: HTTP/1.0 request bytes, response parsing, and a blocking [`http::get`].
-//! * [`demo`]: the demo server every stage talks to (delay, trickle mode), thread per connection.
-//! * [`echo`]: blocking echo servers, one client at a time and thread per client.
-//! * [`cli`]: the workspace's small flag parser and the helpers every demo binary shares.
-//! * [`net`]: listener set-up and accept-error handling shared by the servers.
-//! * [`testkit`]: the client side of every stage's tests: loopback sockets, payloads, and
-//!   [`testkit::check_echo`], the exam every stage's echo server must pass.
+//! ## Reading order (the core path)
+//!
+//! 1. [`http`]: the bytes of an HTTP/1.0 `GET`, a response parser that never trusts the
+//!    network, and the blocking [`http::get`] every later stage re-does without blocking.
+//! 2. `src/bin/stage1-client.rs`: ten `get`s one after another (about ten latencies), then
+//!    `src/bin/stage1-threads.rs`: ten threads (one latency, one thread each).
+//! 3. [`echo`]: blocking echo servers, one client at a time and thread per client.
+//! 4. [`net`]: binding a listener and what an accept loop does when `accept` fails.
+//!
+//! ## Going further
+//!
+//! [`workshop`] holds the scaffolding all stages share (flags, the demo server, the test kit).
+//! It is not part of the lesson; the book's appendix covers it.
+//!
+//! ## Example
 //!
 //! ```
-//! use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
 //! use stage1_blocking::http;
+//! use stage1_blocking::workshop::demo::{DemoConfig, DemoServer, expected_body};
 //!
 //! // A demo server on a free port of 127.0.0.1, answering without delay.
 //! let server = DemoServer::start(DemoConfig::instant())?;
@@ -26,9 +34,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-pub mod cli;
-pub mod demo;
+#![forbid(unsafe_code)]
+
 pub mod echo;
 pub mod http;
 pub mod net;
-pub mod testkit;
+pub mod workshop;

@@ -1,6 +1,6 @@
 //! The binaries as a person runs them: output shape, --help, bad flags, port in use.
 
-use stage1_blocking::testkit;
+use stage1_blocking::workshop::testkit;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_stage1-client");
 const ECHO: &str = env!("CARGO_BIN_EXE_stage1-echo");

@@ -5,9 +5,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use stage1_blocking::demo::{DemoConfig, DemoServer, expected_body};
 use stage1_blocking::http::{self, parse_response};
-use stage1_blocking::testkit::{connect, raw_exchange, read_all};
+use stage1_blocking::workshop::demo::{DemoConfig, DemoServer, expected_body};
+use stage1_blocking::workshop::testkit::{connect, raw_exchange, read_all};
 
 fn instant() -> DemoServer {
     DemoServer::start(DemoConfig::instant()).expect("start demo server")

@@ -4,7 +4,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::thread;
 
-use stage1_blocking::testkit::{
+use stage1_blocking::workshop::testkit::{
     self, EchoLoad, connect, connect_small_buffers, echo_exchange, echo_round_trip, payload, read_all,
     read_exact_vec,
 };
@@ -99,7 +99,7 @@ fn thread_per_client_serves_a_second_client_while_the_first_stays() {
 
 #[test]
 fn thread_per_client_passes_the_echo_exam_with_a_slow_reader() {
-    // The exam every stage's echo server takes (stage1_blocking::testkit::check_echo).
+    // The exam every stage's echo server takes (stage1_blocking::workshop::testkit::check_echo).
     let load = EchoLoad { clients: 6, bytes: MIB, slow_reader: true, small_buffers: true };
     let listener = testkit::small_buffer_listener().unwrap();
     let addr = listener.local_addr().unwrap();

@@ -6,7 +6,7 @@ use stage1_blocking::http::{
     self, HeadRead, MAX_HEAD, ParseError, Response, parse_request_head, parse_response, read_request_head,
     request_bytes,
 };
-use stage1_blocking::testkit;
+use stage1_blocking::workshop::testkit;
 
 const GOOD: &[u8] =
     b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Empty:\r\n\r\nhello";

@@ -1,6 +1,8 @@
 //! The binaries as a learner runs them: output shape, exit status, one-line errors.
 
-use stage1_blocking::testkit::{check_client_binary, check_server_binary, check_usage_errors, run_bin};
+use stage1_blocking::workshop::testkit::{
+    check_client_binary, check_server_binary, check_usage_errors, run_bin,
+};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_stage2-client");
 const ECHO: &str = env!("CARGO_BIN_EXE_stage2-echo");

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use stage1_blocking::demo::{DemoConfig, DemoServer};
-use stage1_blocking::testkit;
+use stage1_blocking::workshop::demo::{DemoConfig, DemoServer};
+use stage1_blocking::workshop::testkit;
 use stage2_select_callbacks::crawler::{self, Outcome};
 use stage2_select_callbacks::event_loop::EventLoop;
 use stage2_select_callbacks::selector::{Backend, Selector};

@@ -8,7 +8,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use stage1_blocking::testkit::{self, EchoLoad};
+use stage1_blocking::workshop::testkit::{self, EchoLoad};
 use stage2_select_callbacks::echo::{EchoServer, HIGH_WATER, READ_CHUNK};
 
 fn start() -> EchoServer {

@@ -18,7 +18,7 @@ fn loops() -> Vec<EventLoop> {
 
 /// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    stage1_blocking::testkit::tcp_pair().unwrap()
+    stage1_blocking::workshop::testkit::tcp_pair().unwrap()
 }
 
 /// Reads what is there until WouldBlock; returns true at EOF.

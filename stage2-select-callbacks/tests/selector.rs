@@ -12,7 +12,7 @@ use stage2_select_callbacks::selector::{Backend, Event, Events, Interest, Select
 
 /// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    stage1_blocking::testkit::tcp_pair().unwrap()
+    stage1_blocking::workshop::testkit::tcp_pair().unwrap()
 }
 
 /// Waits (without a deadline: the event is certain to come) for the next batch of events.

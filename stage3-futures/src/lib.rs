@@ -12,6 +12,8 @@
 //! * [`crawler`]: the seed's crawler, its steps now chained through futures.
 //! * [`echo`]: an echo server with a bounded write buffer (back-pressure).
 
+#![forbid(unsafe_code)]
+
 pub mod crawler;
 pub mod echo;
 pub mod event_loop;

@@ -2,7 +2,7 @@
 //! stage's binaries take (stage 1's testkit: the summary line, `--help`, one-line errors with
 //! the right exit status); `TRACE=1` must show futures created, resolved and called back.
 
-use stage1_blocking::testkit::{check_client_binary, check_server_binary, run_bin};
+use stage1_blocking::workshop::testkit::{check_client_binary, check_server_binary, run_bin};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_stage3-client");
 const ECHO: &str = env!("CARGO_BIN_EXE_stage3-echo");

@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use stage1_blocking::demo::{DemoConfig, DemoServer};
-use stage1_blocking::testkit;
+use stage1_blocking::workshop::demo::{DemoConfig, DemoServer};
+use stage1_blocking::workshop::testkit;
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::crawler::{crawl, fetch};
 use stage3_futures::{EventLoop, FutureError};

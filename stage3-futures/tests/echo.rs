@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use stage1_blocking::testkit::{self, EchoLoad};
+use stage1_blocking::workshop::testkit::{self, EchoLoad};
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::echo::{BUFFER_LIMIT, EchoServer, EchoStats};
 

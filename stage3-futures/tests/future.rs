@@ -163,7 +163,7 @@ fn run_until_complete_returns_the_value_or_says_it_can_never_finish() {
 
 /// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    stage1_blocking::testkit::tcp_pair().unwrap()
+    stage1_blocking::workshop::testkit::tcp_pair().unwrap()
 }
 
 #[test]

@@ -13,6 +13,8 @@
 //! * [`echo`]: the echo server: an accept-loop coroutine that spawns a handler task per client.
 //! * [`fib`]: recursive Fibonacci as coroutines delegating to sub-coroutines (`yield from`).
 
+#![forbid(unsafe_code)]
+
 pub mod coroutine;
 pub mod echo;
 pub mod fib;

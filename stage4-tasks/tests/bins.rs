@@ -3,7 +3,7 @@
 //! the right exit status); `TRACE=1` must show each step (which task, which state, what it
 //! yields); `stage4-fib` must print the right number and refuse an N it cannot answer.
 
-use stage1_blocking::testkit::{
+use stage1_blocking::workshop::testkit::{
     BinRun, check_client_binary, check_server_binary, check_usage_errors, run_bin,
 };
 

@@ -31,7 +31,7 @@ fn wait(scheduler: &Scheduler, future: &AnyFuture) {
 
 /// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    stage1_blocking::testkit::tcp_pair().unwrap()
+    stage1_blocking::workshop::testkit::tcp_pair().unwrap()
 }
 
 /// Reads one request head (up to the blank line) from a blocking stream. The client sends

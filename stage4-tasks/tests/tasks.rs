@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use anyhow::anyhow;
-use stage1_blocking::demo::{DemoConfig, DemoServer};
-use stage1_blocking::testkit;
+use stage1_blocking::workshop::demo::{DemoConfig, DemoServer};
+use stage1_blocking::workshop::testkit;
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::{Future, FutureError};
 use stage4_tasks::fib::{Fib, MAX_N, fib_iterative};

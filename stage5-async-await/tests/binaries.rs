@@ -4,7 +4,7 @@
 //! goes away (`| head -1`). Only the shape of the output is checked: the times are the demos'
 //! figures, not something to assert.
 
-use stage1_blocking::testkit::{
+use stage1_blocking::workshop::testkit::{
     BinRun, check_client_binary, check_reader_gone, check_server_binary, check_usage_errors, run_bin,
 };
 

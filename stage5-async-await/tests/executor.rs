@@ -14,7 +14,7 @@ use stage5_async_await::time::{Elapsed, interval, sleep, sleep_until, timeout};
 use stage5_async_await::{JoinError, Runtime, call_at, call_later, call_soon, run, spawn, yield_now};
 
 /// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: Duration = stage1_blocking::testkit::SAFETY_TIMEOUT;
+const GUARD: Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
 
 #[test]
 fn block_on_returns_the_output() {

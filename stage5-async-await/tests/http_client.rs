@@ -3,8 +3,8 @@
 
 use std::cell::Cell;
 
-use stage1_blocking::demo::{DemoConfig, DemoServer};
-use stage1_blocking::testkit;
+use stage1_blocking::workshop::demo::{DemoConfig, DemoServer};
+use stage1_blocking::workshop::testkit;
 use stage2_select_callbacks::selector::Backend;
 use stage5_async_await::combinators::join_all;
 use stage5_async_await::sync::Semaphore;

@@ -12,7 +12,7 @@ use stage5_async_await::time::timeout;
 use stage5_async_await::{run, spawn, yield_now};
 
 /// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: Duration = stage1_blocking::testkit::SAFETY_TIMEOUT;
+const GUARD: Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -51,7 +51,7 @@ fn echo_round_trip_over_loopback() {
 fn large_writes_survive_partial_writes_and_reads() {
     // 4 MiB in one write_all: far more than the socket buffers hold, so the writer must
     // wait for writability many times while the reader drains.
-    let payload = stage1_blocking::testkit::payload(7, 4 * 1024 * 1024);
+    let payload = stage1_blocking::workshop::testkit::payload(7, 4 * 1024 * 1024);
     let expected = payload.clone();
     let received = run(async move {
         let listener = TcpListener::bind(localhost()).unwrap();
@@ -67,12 +67,13 @@ fn large_writes_survive_partial_writes_and_reads() {
         writer.await.unwrap();
         got
     });
-    stage1_blocking::testkit::same_bytes("4 MiB through partial writes", &expected, &received).unwrap();
+    stage1_blocking::workshop::testkit::same_bytes("4 MiB through partial writes", &expected, &received)
+        .unwrap();
 }
 
 #[test]
 fn connecting_to_a_refused_port_is_an_error_not_a_hang() {
-    let addr = stage1_blocking::testkit::refused_addr().unwrap();
+    let addr = stage1_blocking::workshop::testkit::refused_addr().unwrap();
     let err = run(async move { timeout(GUARD, TcpStream::connect(addr)).await.expect("connect hung") })
         .err()
         .expect("connect to a closed port succeeded");

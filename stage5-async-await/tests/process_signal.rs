@@ -15,7 +15,7 @@ use stage5_async_await::time::timeout;
 use stage5_async_await::{run, spawn};
 
 /// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: Duration = stage1_blocking::testkit::SAFETY_TIMEOUT;
+const GUARD: Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
 
 #[test]
 fn child_lines_arrive_in_order_with_the_exit_status() {
@@ -123,7 +123,7 @@ fn a_protocol_echoes_and_sees_every_callback() {
             let addr = listener.local_addr().unwrap();
             let server = spawn(protocol::serve(listener, move || Echo { transport: None, log: log.clone() }));
             let client = TcpStream::connect(addr).await.unwrap();
-            let payload = stage1_blocking::testkit::payload(1, 200_000);
+            let payload = stage1_blocking::workshop::testkit::payload(1, 200_000);
             // Write everything, then EOF; read the echo until the server closes.
             let writer = {
                 let client = Rc::new(client);

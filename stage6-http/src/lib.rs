@@ -18,6 +18,8 @@
 //! * [`histogram`]: fixed-memory latency histogram (log-linear buckets) for `stage6-loadgen`.
 //! * [`server`]: the connection loop and worker threads, on the stage 5 runtime.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod client;
 pub mod date;

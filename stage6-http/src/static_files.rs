@@ -262,7 +262,7 @@ pub fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stage1_blocking::testkit::TempDir;
+    use stage1_blocking::workshop::testkit::TempDir;
     use std::fs;
 
     /// root/ {index.html, a.txt, sub/{b.CSS, index.html}, empty/, .secret, link-out -> outside}

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 
-use stage1_blocking::testkit::{
+use stage1_blocking::workshop::testkit::{
     self, BinRun, Gone, check_reader_gone, check_server_binary, check_usage_errors, run_bin,
     run_with_reader_gone,
 };

@@ -6,7 +6,7 @@
 mod common;
 
 use common::curl;
-use stage1_blocking::testkit::{TempDir, payload, raw_exchange, same_bytes};
+use stage1_blocking::workshop::testkit::{TempDir, payload, raw_exchange, same_bytes};
 use stage6_http::app::{BOOK_DIR, MAX_SLEEP_MS, default_root, demo_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Server, ServerConfig, ServerHandle};

@@ -11,7 +11,7 @@
 mod rng;
 
 use rng::Rng;
-use stage1_blocking::testkit::SAFETY_TIMEOUT;
+use stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
 use stage6_http::date::DATE_LEN;
 use stage6_http::response::{CONTINUE, WriteContext};
 use stage6_http::{

@@ -445,7 +445,7 @@ fn several_workers_share_the_port() {
 
 #[test]
 fn static_files_over_the_wire() {
-    let tmp = stage1_blocking::testkit::TempDir::new("stage6-server-static").unwrap();
+    let tmp = stage1_blocking::workshop::testkit::TempDir::new("stage6-server-static").unwrap();
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("www")).unwrap();
     let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();

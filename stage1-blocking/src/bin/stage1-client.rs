@@ -8,7 +8,8 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use stage1_blocking::{cli, http};
+use stage1_blocking::http;
+use stage1_blocking::workshop::cli;
 
 fn main() {
     let about = "Fetch /1 .. /N from the demo server one after another, with blocking sockets.";

@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 
-use stage1_blocking::cli;
-use stage1_blocking::demo::{DemoConfig, DemoServer};
+use stage1_blocking::workshop::cli;
+use stage1_blocking::workshop::demo::{DemoConfig, DemoServer};
 
 fn main() {
     let args = cli::Cli::new(

@@ -4,7 +4,8 @@
 //! (Port 7011, not 7002: stage 2's echo server has that one, and the two are worth running side
 //! by side.)
 
-use stage1_blocking::{cli, echo};
+use stage1_blocking::echo;
+use stage1_blocking::workshop::cli;
 
 fn main() {
     let (listener, addr) = cli::listen_from_args(

@@ -3,7 +3,8 @@
 //! Try it with two terminals running `nc 127.0.0.1 7001`: the second one's lines come back
 //! only after the first `nc` quits.
 
-use stage1_blocking::{cli, echo};
+use stage1_blocking::echo;
+use stage1_blocking::workshop::cli;
 
 fn main() {
     let (listener, addr) = cli::listen_from_args(

@@ -8,7 +8,8 @@
 use std::thread;
 
 use anyhow::Context;
-use stage1_blocking::{cli, http};
+use stage1_blocking::http;
+use stage1_blocking::workshop::cli;
 
 fn main() {
     let about = "Fetch /1 .. /N with one blocking thread per request, and report what the threads cost.";

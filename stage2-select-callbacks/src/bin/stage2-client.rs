@@ -6,7 +6,7 @@
 //! Flags, demo server, output and exit code are stage 1's [`cli::run_crawler_demo`].
 
 use anyhow::Context;
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage2_select_callbacks::crawler;
 
 fn main() {

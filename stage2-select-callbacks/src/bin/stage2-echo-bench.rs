@@ -13,8 +13,8 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
-use stage1_blocking::cli::{self, Cli};
 use stage1_blocking::net::bind_listener;
+use stage1_blocking::workshop::cli::{self, Cli};
 use stage2_select_callbacks::echo::EchoServer;
 use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal, take_connect_error};
 use stage2_select_callbacks::selector::{Events, Interest, Selector, Token};

@@ -3,7 +3,7 @@
 //! Try it with a few `nc 127.0.0.1 7002` in different terminals; `TRACE=1` shows accepts,
 //! reads, back-pressure pauses and closes.
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage2_select_callbacks::echo;
 
 fn main() {

@@ -6,7 +6,7 @@
 //! resolved by the loop, and its callbacks run.
 
 use anyhow::Context;
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage3_futures::{EventLoop, crawler};
 
 fn main() {

@@ -3,7 +3,7 @@
 //! Try `nc 127.0.0.1 7003` in several terminals at once: every client is served at the same
 //! time. `TRACE=1` shows the futures each connection waits on.
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage3_futures::echo::EchoServer;
 
 fn main() {

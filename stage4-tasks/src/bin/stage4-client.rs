@@ -5,7 +5,7 @@
 //! future it yielded.
 
 use anyhow::Context;
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage4_tasks::{Scheduler, get};
 
 fn main() {

@@ -1,7 +1,7 @@
 //! `stage4-echo`: the echo server as tasks: one accept-loop task spawning a handler task per
 //! client. Try `nc 127.0.0.1 7004` in several terminals; `TRACE=1` shows every task step.
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage4_tasks::echo::EchoServer;
 
 fn main() {

@@ -4,7 +4,7 @@
 //! last one that completes it). The work grows like fib(N) itself: 25 is instant, 35 takes a
 //! while in a debug build.
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage4_tasks::Scheduler;
 use stage4_tasks::fib::{Fib, MAX_N};
 

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use stage1_blocking::cli::{Cli, fail, say};
+use stage1_blocking::workshop::cli::{Cli, fail, say};
 use stage5_async_await::blocking::BlockingPool;
 use stage5_async_await::combinators::join_all;
 use stage5_async_await::{Runtime, spawn, time};

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage2_select_callbacks::echo::EchoStats;
 use stage5_async_await::echo;
 use stage5_async_await::net::{TcpListener, TcpStream};

@@ -10,7 +10,7 @@
 use std::num::NonZeroUsize;
 
 use anyhow::Context;
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage5_async_await::combinators::join_all;
 use stage5_async_await::sync::Semaphore;
 use stage5_async_await::{Runtime, http};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage2_select_callbacks::echo::EchoStats;
 use stage5_async_await::Runtime;
 use stage5_async_await::echo;

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage5_async_await::time::sleep;
 use stage5_async_await::{Runtime, spawn};
 

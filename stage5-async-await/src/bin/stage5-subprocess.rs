@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use stage1_blocking::cli;
+use stage1_blocking::workshop::cli;
 use stage5_async_await::time::interval;
 use stage5_async_await::{Runtime, process, spawn};
 

@@ -8,7 +8,7 @@
 //!
 //! Aim it only at servers on your own machine: it sends as many requests as the server can take.
 
-use stage1_blocking::cli::{Cli, fail, say, summary_line};
+use stage1_blocking::workshop::cli::{Cli, fail, say, summary_line};
 use stage6_http::app::hello_router;
 use stage6_http::loadgen::{LoadConfig, Stop, Target, load, parse_url};
 use stage6_http::{Server, ServerConfig};

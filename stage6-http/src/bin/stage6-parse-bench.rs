@@ -8,7 +8,7 @@
 //! cargo run --release -p stage6-http --bin stage6-parse-bench -- --requests 2000000 --kind browser
 //! ```
 
-use stage1_blocking::cli::{Cli, fail, say};
+use stage1_blocking::workshop::cli::{Cli, fail, say};
 use stage6_http::date::DateCache;
 use stage6_http::response::WriteContext;
 use stage6_http::{Parsed, Parser, Response};

@@ -7,7 +7,7 @@
 //!
 //! Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully; a second one stops it at once.
 
-use stage1_blocking::cli::{Args, Cli, describe_bind_error, fail, say};
+use stage1_blocking::workshop::cli::{Args, Cli, describe_bind_error, fail, say};
 use stage6_http::app::{default_root, demo_router, hello_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Limits, Server, ServerConfig};

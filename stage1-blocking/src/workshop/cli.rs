@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::demo::{DemoConfig, DemoServer};
+use super::demo::{DemoConfig, DemoServer};
 use crate::http::Response;
 
 #[derive(Debug, Clone)]
@@ -449,7 +449,8 @@ impl Report {
 ///
 /// ```no_run
 /// use anyhow::Context;
-/// use stage1_blocking::{cli, http};
+/// use stage1_blocking::http;
+/// use stage1_blocking::workshop::cli;
 ///
 /// // A blocking crawler: one request after another on this thread.
 /// cli::run_crawler_demo("stage1-client", "Fetch /1 .. /N one after another.", |addr, paths, report| {
@@ -474,7 +475,8 @@ pub fn run_crawler_demo(
 /// a bad value of a shared one.
 ///
 /// ```no_run
-/// use stage1_blocking::{cli, http};
+/// use stage1_blocking::http;
+/// use stage1_blocking::workshop::cli;
 ///
 /// cli::run_crawler_demo_with(
 ///     "stageN-client",

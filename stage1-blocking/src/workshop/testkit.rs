@@ -8,7 +8,7 @@
 //! sockets, means a later stage cannot pass by testing itself more gently.
 //!
 //! ```
-//! use stage1_blocking::{echo, net, testkit};
+//! use stage1_blocking::{echo, net, workshop::testkit};
 //!
 //! let listener = net::bind_listener("127.0.0.1:0".parse()?)?;
 //! let addr = listener.local_addr()?;
@@ -570,7 +570,7 @@ pub fn same_bytes(who: &str, sent: &[u8], back: &[u8]) -> anyhow::Result<()> {
 
 // ANCHOR: check_page
 /// Ok if `result` is the demo server's page for `path`: status 200 and exactly the body
-/// [`expected_body`](crate::demo::expected_body) promises. Every stage's crawler tests use it.
+/// [`expected_body`](super::demo::expected_body) promises. Every stage's crawler tests use it.
 pub fn check_page<E: fmt::Display>(path: &str, result: &Result<Response, E>) -> anyhow::Result<()> {
     let response = match result {
         Ok(response) => response,
@@ -579,7 +579,7 @@ pub fn check_page<E: fmt::Display>(path: &str, result: &Result<Response, E>) -> 
     if response.status != 200 {
         bail!("GET {path}: status {} {}, expected 200 OK", response.status, response.reason);
     }
-    let Some(expected) = crate::demo::expected_body(path) else {
+    let Some(expected) = super::demo::expected_body(path) else {
         bail!("GET {path}: the demo server has no such page");
     };
     same_bytes(&format!("GET {path}: body"), &expected, &response.body)
@@ -599,7 +599,7 @@ pub fn check_page<E: fmt::Display>(path: &str, result: &Result<Response, E>) -> 
 pub fn check_crawler<E: fmt::Display>(
     mut crawl: impl FnMut(SocketAddr, &[String]) -> Vec<(String, Result<Response, E>)>,
 ) -> anyhow::Result<()> {
-    use crate::demo::{DemoConfig, DemoServer};
+    use super::demo::{DemoConfig, DemoServer};
     let mut pages: Vec<String> = (1..=20).map(|n| format!("/{n}")).collect();
     pages.push("/".to_string());
     for (how, config) in [
@@ -682,7 +682,7 @@ mod tests {
         let page = |status: u16, body: &[u8]| -> Result<Response, String> {
             Ok(Response { status, reason: "X".into(), headers: vec![], body: body.to_vec() })
         };
-        let good = crate::demo::expected_body("/3").unwrap();
+        let good = crate::workshop::demo::expected_body("/3").unwrap();
         assert!(check_page("/3", &page(200, &good)).is_ok());
         assert!(check_page("/4", &page(200, &good)).is_err(), "another page's body");
         assert!(check_page("/3", &page(404, &good)).is_err());

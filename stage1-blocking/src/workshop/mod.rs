@@ -1,0 +1,20 @@
+//! # Going further: the workshop's scaffolding
+//!
+//! Nothing in this folder is part of stage 1's lesson. It is the equipment every stage of the
+//! course shares, kept here (stage 1 is the crate every other stage already depends on) and
+//! fenced off so the lesson files stay short:
+//!
+//! * [`cli`]: the small flag parser and the helpers every demo binary uses (`--help`, one-line
+//!   usage errors with exit status 2, the crawler demo's summary line).
+//! * [`demo`]: the demo server every crawler talks to: a path `/N` answers after a configurable
+//!   delay that stands for network latency, thread per connection.
+//! * `testkit` (only with the `testkit` feature, which every stage turns on for its tests in
+//!   `[dev-dependencies]`): the client side of every stage's tests, and the shared exams
+//!   (`check_echo`, `check_client_binary`, ...) each stage's programs must pass.
+//!
+//! The book's appendix "The workshop's scaffolding" walks through these files.
+
+pub mod cli;
+pub mod demo;
+#[cfg(feature = "testkit")]
+pub mod testkit;
