@@ -31,7 +31,8 @@ use std::sync::{Arc, Condvar, Mutex as StdMutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::sync::{lock, oneshot};
+use crate::sync::oneshot;
+use stage1_blocking::workshop::lock;
 
 /// Threads the shared pool may start at most.
 pub const DEFAULT_MAX_THREADS: usize = 8;

@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::sync::lock;
+use stage1_blocking::workshop::lock;
 
 /// Awaits 2..N futures concurrently in the current task; evaluates to a tuple of their outputs,
 /// in the order the futures were written (asyncio's `gather` for a fixed set).

@@ -20,9 +20,10 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::future::{Future, poll_fn};
 use std::io::{self, Read};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::task::{Poll, Waker};
 
+use stage1_blocking::workshop::lock;
 use stage2_select_callbacks::trace;
 
 use crate::sys;
@@ -42,10 +43,6 @@ struct SignalState {
 /// Process-wide: signal dispositions are per process, not per thread or runtime.
 struct Registry {
     signals: Mutex<HashMap<libc::c_int, SignalState>>,
-}
-
-fn lock(registry: &Registry) -> MutexGuard<'_, HashMap<libc::c_int, SignalState>> {
-    registry.signals.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The registry, creating the pipe and the dispatcher thread on first use.
@@ -81,7 +78,7 @@ fn dispatch(mut pipe: File) {
         let Ok(registry) = registry() else { return };
         let mut wake = Vec::new();
         {
-            let mut signals = lock(registry);
+            let mut signals = lock(&registry.signals);
             for &signum in &buf[..n] {
                 let state = signals.entry(libc::c_int::from(signum)).or_default();
                 state.count += 1;
@@ -136,7 +133,7 @@ impl Signal {
     /// from this point on are reported; earlier ones are not.
     pub fn new(signum: libc::c_int) -> io::Result<Signal> {
         let registry = registry()?;
-        let mut signals = lock(registry);
+        let mut signals = lock(&registry.signals);
         let state = signals.entry(signum).or_default();
         if !state.installed {
             sys::install_signal_handler(signum)?;
@@ -151,7 +148,7 @@ impl Signal {
     pub async fn recv(&mut self) {
         poll_fn(|cx| {
             let Ok(registry) = registry() else { return Poll::Ready(()) };
-            let mut signals = lock(registry);
+            let mut signals = lock(&registry.signals);
             let state = signals.entry(self.signum).or_default();
             if state.count > self.seen {
                 self.seen = state.count;

@@ -1267,13 +1267,8 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n",
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 204 No\r\n\r\n",
         ];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = stage1_blocking::workshop::testkit::Rng(0x9E37_79B9_7F4A_7C15);
+        let mut next = || rng.next_u64();
         for round in 0..3000 {
             let mut bytes = seeds[round % seeds.len()].to_vec();
             for _ in 0..1 + next() % 4 {

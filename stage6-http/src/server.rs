@@ -30,6 +30,7 @@ use crate::request::Request;
 use crate::response::{Body, CONTINUE, Response, Streaming, WriteContext, Written};
 use crate::router::{HandlerFuture, Router};
 use socket2::{Domain, Protocol, Socket, Type};
+use stage1_blocking::workshop::lock;
 use stage2_select_callbacks::trace;
 use stage5_async_await::combinators::{Either, select};
 use stage5_async_await::io::AsyncWrite;
@@ -386,10 +387,6 @@ impl Drop for ServerHandle {
     fn drop(&mut self) {
         let _ = self.stop_and_join();
     }
-}
-
-fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 // ANCHOR: listen

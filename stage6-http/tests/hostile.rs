@@ -8,9 +8,7 @@
 //! computed in-process. The tests that count the process's file descriptors or its memory
 //! take [`exclusive`], so that no other test of this file opens sockets meanwhile.
 
-mod rng;
-
-use rng::Rng;
+use stage1_blocking::workshop::testkit::Rng;
 use stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
 use stage6_http::date::DATE_LEN;
 use stage6_http::response::{CONTINUE, WriteContext};
@@ -261,7 +259,7 @@ fn mutate(rng: &mut Rng) -> Vec<u8> {
     if rng.below(25) == 0 {
         // Plain noise, sometimes starting like a request.
         let start: &[u8] = if rng.below(2) == 0 { b"GET /" } else { b"" };
-        let noise = (0..rng.below(300)).map(|_| rng.next() as u8);
+        let noise = (0..rng.below(300)).map(|_| rng.next_u64() as u8);
         return start.iter().copied().chain(noise).collect();
     }
     let mut bytes = Vec::new();
@@ -282,7 +280,7 @@ fn mutate(rng: &mut Rng) -> Vec<u8> {
             }
             4 if rng.below(2) == 0 => bytes.truncate(at),
             4 => {
-                let noise: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
+                let noise: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next_u64() as u8).collect();
                 bytes.splice(at..at, noise);
             }
             _ => {

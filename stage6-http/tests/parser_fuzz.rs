@@ -3,9 +3,7 @@
 //! consumed, same error) and nothing may panic. Deterministic: a fixed xorshift seed, so a
 //! failure prints the case number and reproduces every time.
 
-mod rng;
-
-use rng::Rng;
+use stage1_blocking::workshop::testkit::Rng;
 use stage6_http::{Limits, ParseError, Parsed, Parser};
 use std::collections::BTreeMap;
 
@@ -148,7 +146,7 @@ fn ten_thousand_cases_agree_whole_bytewise_and_split() {
         let input = make_case(&mut rng);
         let whole = run(limits, &input, |rest| rest);
         let bytewise = run(limits, &input, |_| 1);
-        let mut split_rng = Rng(rng.next() | 1);
+        let mut split_rng = Rng(rng.next_u64() | 1);
         let split = run(limits, &input, |_| 1 + split_rng.below(17));
         let show = || String::from_utf8_lossy(&input).into_owned();
         assert_eq!(whole, bytewise, "case {case}: whole vs byte-at-a-time for {:?}", show());

@@ -21,10 +21,11 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::lock;
 use crate::http::{self, HeadRead, ParseError};
 use crate::net;
 
@@ -107,12 +108,6 @@ struct Shared {
     served: AtomicU64,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
-}
-
-/// Locks a mutex even if a thread panicked while holding it: the data here (a flag, a map of
-/// streams) stays valid whatever happened.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {

@@ -46,18 +46,36 @@ pub const SAFETY_TIMEOUT: Duration = Duration::from_secs(30);
 /// would fit in them whole and no write would ever wait; with small ones it must.
 pub const SMALL_BUFFER: usize = 4096;
 
-/// Deterministic pseudo-random bytes (xorshift64), different for each seed, so a reordered,
+/// The random numbers of every test that needs some: xorshift64*, tiny and deterministic, so
+/// a failing case number reproduces on every machine (fuzz-style tests, test payloads).
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits. The state must not be 0 (it would stay 0).
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// One of `items` (not empty).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Deterministic pseudo-random bytes ([`Rng`]), different for each seed, so a reordered,
 /// duplicated or lost chunk cannot go unnoticed the way it could with a repeated pattern.
 pub fn payload(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    (0..len).map(|_| (rng.next_u64() >> 24) as u8).collect()
 }
 
 /// A blocking connection to `addr` with [`SAFETY_TIMEOUT`] on reads and writes.

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Mutex as StdMutex;
 use std::task::{Context, Poll, Waker};
 
-use super::lock;
+use stage1_blocking::workshop::lock;
 
 /// A settable, clearable flag that tasks can wait for.
 pub struct Event {

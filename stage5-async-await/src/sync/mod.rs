@@ -41,14 +41,3 @@ pub use semaphore::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePerm
 
 #[cfg(test)]
 pub(crate) mod testutil;
-
-use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
-
-/// Locks a std mutex, ignoring poisoning.
-///
-/// Our critical sections never call user code (no wakers, no `Drop` of user values while locked),
-/// so a panic cannot leave the protected state half-updated; a poisoned flag can only come from a
-/// panic elsewhere in the same thread and carries no meaning for us.
-pub(crate) fn lock<T>(mutex: &StdMutex<T>) -> StdMutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}

@@ -20,8 +20,8 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, Waker};
 
-use super::lock;
 use super::semaphore::{Semaphore, TryAcquireError};
+use stage1_blocking::workshop::lock;
 
 struct Chan<T> {
     state: StdMutex<State<T>>,

@@ -18,8 +18,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex as StdMutex;
 
-use super::lock;
 use super::semaphore::{Semaphore, SemaphorePermit};
+use stage1_blocking::workshop::lock;
 
 /// A fair async mutex: tasks get the lock in the order they asked for it.
 pub struct Mutex<T> {

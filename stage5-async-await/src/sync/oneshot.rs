@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, Waker};
 
-use super::lock;
+use stage1_blocking::workshop::lock;
 
 // ANCHOR: oneshot_inner
 struct Inner<T> {

@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, Waker};
 
-use super::lock;
+use stage1_blocking::workshop::lock;
 
 /// A counting semaphore whose waiters are served first come, first served.
 ///
