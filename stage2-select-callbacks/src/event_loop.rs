@@ -23,19 +23,12 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::Instant;
 
-use crate::selector::{Event, Events, Interest, Selector, Token};
+use crate::selector::{Direction, Events, Interest, Readiness, Selector, Token};
 
 // ANCHOR: callback
 /// What the loop runs when an fd is ready. It receives the loop itself so it can register the
 /// next step (or unregister itself); `FnMut` so a callback may keep state between calls.
 pub type Callback = Box<dyn FnMut(&mut EventLoop)>;
-
-/// Which of an fd's two callbacks an operation is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Direction {
-    Read,
-    Write,
-}
 
 /// One of an fd's two callback slots.
 enum Slot {
@@ -49,7 +42,7 @@ enum Slot {
 }
 
 /// Everything the loop knows about one registered fd.
-struct Source {
+struct Watched {
     fd: RawFd,
     reader: Slot,
     writer: Slot,
@@ -64,7 +57,7 @@ impl Slot {
     }
 }
 
-impl Source {
+impl Watched {
     fn slot(&mut self, direction: Direction) -> &mut Slot {
         match direction {
             Direction::Read => &mut self.reader,
@@ -74,21 +67,7 @@ impl Source {
 
     /// The union of what the callbacks wait for, or `None` when no callback is left.
     fn wanted(&self) -> Option<Interest> {
-        match (self.reader.is_set(), self.writer.is_set()) {
-            (true, true) => Some(Interest::READABLE.add(Interest::WRITABLE)),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
-        }
-    }
-}
-
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Direction::Read => "reader",
-            Direction::Write => "writer",
-        })
+        Interest::of_waiters(self.reader.is_set(), self.writer.is_set())
     }
 }
 
@@ -100,10 +79,10 @@ pub struct EventLoop {
     selector: Selector,
     events: Events,
     /// The events of the current batch, copied out so callbacks can borrow the loop mutably.
-    batch: Vec<Event>,
+    batch: Vec<Readiness>,
     /// Registered fds by token. A token is never reused, so an event carrying the token of a
     /// source that is gone (or was replaced) finds nothing here and is skipped.
-    sources: HashMap<Token, Source>,
+    watched: HashMap<Token, Watched>,
     /// fd -> its current token.
     tokens: HashMap<RawFd, Token>,
     next_token: usize,
@@ -131,7 +110,7 @@ impl EventLoop {
             selector,
             events: Events::with_capacity(EVENTS_PER_SELECT),
             batch: Vec::new(),
-            sources: HashMap::new(),
+            watched: HashMap::new(),
             tokens: HashMap::new(),
             next_token: 0,
             stop_requested: false,
@@ -190,12 +169,12 @@ impl EventLoop {
                 let token = Token(self.next_token);
                 self.next_token += 1;
                 self.tokens.insert(fd, token);
-                let source = Source { fd, reader: Slot::Empty, writer: Slot::Empty, registered: None };
-                self.sources.insert(token, source);
+                let source = Watched { fd, reader: Slot::Empty, writer: Slot::Empty, registered: None };
+                self.watched.insert(token, source);
                 token
             }
         };
-        let Some(source) = self.sources.get_mut(&token) else {
+        let Some(source) = self.watched.get_mut(&token) else {
             return Err(io::Error::other(format!("event loop lost track of fd {fd}")));
         };
         crate::trace!(
@@ -206,7 +185,7 @@ impl EventLoop {
         let result = self.sync(token);
         if result.is_err() {
             // The selector refused (say, a regular file with epoll): leave things as they were.
-            if let Some(source) = self.sources.get_mut(&token) {
+            if let Some(source) = self.watched.get_mut(&token) {
                 *source.slot(direction) = old;
                 if source.wanted().is_none() && source.registered.is_none() {
                     self.forget(token);
@@ -222,7 +201,7 @@ impl EventLoop {
     /// This happens at once, not lazily before the next `select`, because the caller may
     /// close the fd right after unregistering it, and the number may be reused at once.
     fn sync(&mut self, token: Token) -> io::Result<()> {
-        let Some(source) = self.sources.get_mut(&token) else { return Ok(()) };
+        let Some(source) = self.watched.get_mut(&token) else { return Ok(()) };
         let fd = source.fd;
         match (source.registered, source.wanted()) {
             (None, None) => {
@@ -251,7 +230,7 @@ impl EventLoop {
     // ANCHOR_END: register
 
     fn forget(&mut self, token: Token) {
-        if let Some(source) = self.sources.remove(&token) {
+        if let Some(source) = self.watched.remove(&token) {
             self.tokens.remove(&source.fd);
         }
     }
@@ -263,16 +242,16 @@ impl EventLoop {
 
     /// Does `fd` have a reader callback (waiting or running)?
     pub fn has_reader(&self, fd: RawFd) -> bool {
-        self.source(fd).is_some_and(|s| s.reader.is_set())
+        self.watched_fd(fd).is_some_and(|s| s.reader.is_set())
     }
 
     /// Does `fd` have a writer callback (waiting or running)?
     pub fn has_writer(&self, fd: RawFd) -> bool {
-        self.source(fd).is_some_and(|s| s.writer.is_set())
+        self.watched_fd(fd).is_some_and(|s| s.writer.is_set())
     }
 
-    fn source(&self, fd: RawFd) -> Option<&Source> {
-        self.tokens.get(&fd).and_then(|token| self.sources.get(token))
+    fn watched_fd(&self, fd: RawFd) -> Option<&Watched> {
+        self.tokens.get(&fd).and_then(|token| self.watched.get(token))
     }
 
     /// Makes [`EventLoop::run`] return after the callback that calls this.
@@ -325,7 +304,7 @@ impl EventLoop {
         // An earlier callback of this batch may have unregistered this fd (and even closed it,
         // and a new socket may have got the same number, under a new token): then the event is
         // stale and must not run anything.
-        let Some(source) = self.sources.get_mut(&token) else {
+        let Some(source) = self.watched.get_mut(&token) else {
             crate::trace!("loop: stale event for {token:?} skipped");
             return;
         };
@@ -343,7 +322,7 @@ impl EventLoop {
         crate::trace!("loop: fd {fd} ready, run its {direction}");
         callback(self);
         // Put the callback back, unless it unregistered or replaced itself while it ran.
-        if let Some(source) = self.sources.get_mut(&token) {
+        if let Some(source) = self.watched.get_mut(&token) {
             let slot = source.slot(direction);
             if matches!(slot, Slot::Running) {
                 *slot = Slot::Waiting(callback);

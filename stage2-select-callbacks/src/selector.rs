@@ -4,7 +4,7 @@
 //! in `selector.select()`. This is that object. You *register* a file descriptor with a
 //! [`Token`] (your name for it) and an [`Interest`] (readable, writable or both); [`Selector::select`]
 //! sleeps until at least one registered descriptor is *ready* and reports which, as
-//! [`Event`]s carrying your tokens back.
+//! [`Readiness`]s carrying your tokens back.
 //!
 //! Two backends sit behind the one API, picked at run time:
 //!
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::sys;
 
 // ANCHOR: types
-/// The caller's name for a registered descriptor, handed back in each [`Event`].
+/// The caller's name for a registered descriptor, handed back in each [`Readiness`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Token(pub usize);
 
@@ -69,16 +69,59 @@ impl Interest {
     pub const fn is_edge(self) -> bool {
         self.0 & EDGE != 0
     }
+
+    /// The interest of a descriptor that has a reader waiting, a writer waiting, both, or
+    /// neither (`None`: nobody waits, so it need not be watched). Every event loop of the
+    /// course keeps a reader and a writer per descriptor and asks the selector for this.
+    pub const fn of_waiters(reader: bool, writer: bool) -> Option<Interest> {
+        match (reader, writer) {
+            (true, true) => Some(Interest(READ | WRITE)),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        }
+    }
+}
+
+/// Which way a waiter on a descriptor is going: reading (also accepting, `recv_from`, a
+/// child's exit) or writing (also a finished `connect`). Every event loop of the course keeps
+/// one reader and one writer per descriptor; [`Interest::of_waiters`] turns them into what to
+/// ask the selector for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Waiting until a read would not block.
+    Read,
+    /// Waiting until a write would not block.
+    Write,
+}
+
+impl Direction {
+    /// The readiness this direction waits for.
+    pub const fn interest(self) -> Interest {
+        match self {
+            Direction::Read => Interest::READABLE,
+            Direction::Write => Interest::WRITABLE,
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Read => "reader",
+            Direction::Write => "writer",
+        })
+    }
 }
 
 /// One readiness report from [`Selector::select`].
 ///
 /// A hang-up (the peer closed) or a socket error is reported as *both* readable and writable:
 /// whatever the owner of the descriptor was waiting for, its next `read` or `write` will not
-/// block, and will return the EOF or the error that explains what happened. [`Event::is_hup`]
-/// and [`Event::is_error`] tell the two cases apart for tracing.
+/// block, and will return the EOF or the error that explains what happened. [`Readiness::is_hup`]
+/// and [`Readiness::is_error`] tell the two cases apart for tracing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Event {
+pub struct Readiness {
     token: Token,
     flags: u8,
 }
@@ -86,7 +129,7 @@ pub struct Event {
 const HUP: u8 = 0b0100;
 const ERROR: u8 = 0b1000;
 
-impl Event {
+impl Readiness {
     /// The token the descriptor was registered with.
     pub fn token(&self) -> Token {
         self.token
@@ -115,7 +158,7 @@ impl Event {
 /// (level-triggered readiness does not forget them, and epoll rotates through ready fds).
 #[derive(Debug)]
 pub struct Events {
-    list: Vec<Event>,
+    list: Vec<Readiness>,
     capacity: usize,
 }
 
@@ -126,7 +169,7 @@ impl Events {
         Events { list: Vec::with_capacity(capacity), capacity }
     }
     /// The events of the last `select`, in the order the kernel gave them.
-    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = Readiness> + '_ {
         self.list.iter().copied()
     }
     /// How many events the last `select` returned.
@@ -331,7 +374,7 @@ impl EpollSelector {
             // Copy the fields out first: on x86_64 epoll_event is packed, and references to
             // its fields would be unaligned.
             let (bits, data) = (raw.events as libc::c_int, raw.u64);
-            events.list.push(Event { token: Token(data as usize), flags: epoll_flags(bits) });
+            events.list.push(Readiness { token: Token(data as usize), flags: epoll_flags(bits) });
         }
         Ok(())
     }
@@ -417,7 +460,7 @@ impl PollSelector {
                 continue;
             }
             found += 1;
-            events.list.push(Event { token, flags: poll_flags(pfd.revents) });
+            events.list.push(Readiness { token, flags: poll_flags(pfd.revents) });
             pfd.revents = 0;
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! `epoll_event` is packed on x86_64 and not on other architectures, and only libc knows which.
 
 use std::io;
+#[cfg(target_os = "linux")]
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Turns a libc return value into `io::Result`, reading `errno` when it is -1.
@@ -77,11 +78,36 @@ pub fn nofile_limit() -> io::Result<(u64, u64)> {
     Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
 }
 
-/// Sets the soft open-file limit to `soft`, keeping the hard limit (`EINVAL` if above it).
-pub fn set_nofile_soft_limit(soft: u64) -> io::Result<()> {
+/// The highest soft open-file limit this process can set: the hard limit, and on Apple
+/// systems also `OPEN_MAX` (10,240), because macOS reports an unlimited hard limit yet answers
+/// `EINVAL` to any `setrlimit` above `OPEN_MAX` (see `man setrlimit` there).
+pub fn nofile_ceiling() -> io::Result<u64> {
     let (_, hard) = nofile_limit()?;
+    #[cfg(target_vendor = "apple")]
+    let hard = hard.min(10_240);
+    Ok(hard)
+}
+
+/// Sets the soft open-file limit to `soft`, clamped to [`nofile_ceiling`]; returns the soft
+/// limit now in force. Tests lower it to run out of descriptors on purpose.
+pub fn set_nofile_soft_limit(soft: u64) -> io::Result<u64> {
+    let (_, hard) = nofile_limit()?;
+    let soft = soft.min(nofile_ceiling()?);
     let limit = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
     // SAFETY: `limit` is a valid rlimit that outlives the call; the kernel only reads it.
     check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) })?;
-    Ok(())
+    Ok(soft)
+}
+
+/// Raises the soft open-file limit as far as the process may ([`nofile_ceiling`]) and returns
+/// it. Servers call this at start: the soft limit is often 1,024 (256 on macOS) while the hard
+/// one allows far more, and a server that keeps the low one turns clients away with EMFILE.
+/// Never lowers the limit.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let (soft, _) = nofile_limit()?;
+    let ceiling = nofile_ceiling()?;
+    if soft >= ceiling {
+        return Ok(soft);
+    }
+    set_nofile_soft_limit(ceiling)
 }

@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use stage2_select_callbacks::selector::{Backend, Event, Events, Interest, Selector, Token};
+use stage2_select_callbacks::selector::{Backend, Events, Interest, Readiness, Selector, Token};
 
 /// A connected pair of non-blocking loopback sockets (stage 1's test kit).
 fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -16,13 +16,13 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
 }
 
 /// Waits (without a deadline: the event is certain to come) for the next batch of events.
-fn select_blocking(selector: &mut Selector) -> Vec<Event> {
+fn select_blocking(selector: &mut Selector) -> Vec<Readiness> {
     let mut events = Events::with_capacity(16);
     selector.select(&mut events, None).unwrap();
     events.iter().collect()
 }
 
-fn select_now(selector: &mut Selector) -> Vec<Event> {
+fn select_now(selector: &mut Selector) -> Vec<Readiness> {
     let mut events = Events::with_capacity(16);
     selector.select(&mut events, Some(Duration::ZERO)).unwrap();
     events.iter().collect()

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use stage2_select_callbacks::selector::{Events, Interest, Selector, Token};
+use stage2_select_callbacks::selector::{Direction, Events, Interest, Selector, Token};
 use stage2_select_callbacks::trace;
 
 use crate::future::{Future, ReadyQueue};
@@ -36,12 +36,7 @@ struct Waiters {
 impl Waiters {
     /// The interest the selector should watch for, or None when nobody waits any more.
     fn interest(&self) -> Option<Interest> {
-        match (self.reader.is_some(), self.writer.is_some()) {
-            (true, true) => Some(Interest::READABLE.add(Interest::WRITABLE)),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
-        }
+        Interest::of_waiters(self.reader.is_some(), self.writer.is_some())
     }
 
     fn slot(&mut self, direction: Direction) -> &mut Option<Future<()>> {
@@ -50,12 +45,6 @@ impl Waiters {
             Direction::Write => &mut self.writer,
         }
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Direction {
-    Read,
-    Write,
 }
 
 // ANCHOR: event_loop

@@ -244,44 +244,6 @@ pub fn thread_id() -> u64 {
     }
 }
 
-/// The process's `RLIMIT_NOFILE`: `(soft, hard)`.
-#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not on every Unix
-pub fn nofile_limit() -> io::Result<(u64, u64)> {
-    // SAFETY: an all-zero rlimit is a valid value for getrlimit to overwrite.
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `lim` is a valid rlimit to fill.
-    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
-#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not on every Unix
-pub fn raise_nofile_limit() -> io::Result<u64> {
-    // SAFETY: as in nofile_limit.
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `lim` is a valid rlimit to fill.
-    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: `lim` is a valid, initialised rlimit.
-        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
-    }
-    Ok(lim.rlim_cur as u64)
-}
-
-/// Sets the soft `RLIMIT_NOFILE` to `soft` (at most the hard limit); tests use it to run
-/// out of fds on purpose.
-pub fn set_nofile_soft_limit(soft: u64) -> io::Result<()> {
-    // SAFETY: as in nofile_limit.
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `lim` is a valid rlimit to fill.
-    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-    lim.rlim_cur = (soft as libc::rlim_t).min(lim.rlim_max);
-    // SAFETY: `lim` is a valid, initialised rlimit.
-    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,11 +266,5 @@ mod tests {
         let mut buf = [0u8; 1];
         let err = File::from(r).read(&mut buf).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
-    }
-
-    #[test]
-    fn nofile_limits_are_ordered() {
-        let (soft, hard) = nofile_limit().unwrap();
-        assert!(soft <= hard);
     }
 }

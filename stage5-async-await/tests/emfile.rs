@@ -39,7 +39,7 @@ fn accept_backs_off_while_out_of_fds_then_recovers() {
             let client = std::net::TcpStream::connect(addr).unwrap();
             // Use up every remaining fd.
             let open = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(64) as u64;
-            stage5_async_await::sys::set_nofile_soft_limit(open + 8).unwrap();
+            stage2_select_callbacks::sys::set_nofile_soft_limit(open + 8).unwrap();
             let mut hog = Vec::new();
             while let Ok(f) = std::fs::File::open("/dev/null") {
                 hog.push(f);

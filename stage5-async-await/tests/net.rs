@@ -171,7 +171,7 @@ fn udp_send_to_and_recv_from() {
 /// Raises the soft fd limit as far as the hard limit allows and returns how many
 /// connections (two fds each, client and server side, same process) fit under it.
 fn connections_that_fit(wanted: usize) -> usize {
-    let soft = stage5_async_await::sys::raise_nofile_limit().unwrap() as usize;
+    let soft = stage2_select_callbacks::sys::raise_nofile_limit().unwrap() as usize;
     // Keep headroom for the test harness, the runtime, and other tests running in parallel.
     let fit = soft.saturating_sub(256) / 2;
     if fit < wanted {

@@ -81,7 +81,8 @@ fn main() {
 /// Raises the soft open-file limit if the run needs more, or says which limit stops it.
 fn ensure_fd_limit(needed: usize) -> anyhow::Result<()> {
     let needed = needed as u64;
-    let (soft, hard) = sys::nofile_limit().context("reading the open-file limit")?;
+    let (soft, _) = sys::nofile_limit().context("reading the open-file limit")?;
+    let hard = sys::nofile_ceiling().context("reading the open-file limit")?;
     if soft >= needed {
         return Ok(());
     }
@@ -91,8 +92,8 @@ fn ensure_fd_limit(needed: usize) -> anyhow::Result<()> {
              use fewer --connections or raise the limit"
         );
     }
-    sys::set_nofile_soft_limit(hard).context("raising the open-file limit")?;
-    cli::say(format_args!("raised the open-file limit from {soft} to {hard}"));
+    let raised = sys::raise_nofile_limit().context("raising the open-file limit")?;
+    cli::say(format_args!("raised the open-file limit from {soft} to {raised}"));
     Ok(())
 }
 

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use stage1_blocking::workshop::cli;
 use stage2_select_callbacks::echo::EchoStats;
+use stage2_select_callbacks::sys;
 use stage5_async_await::echo;
 use stage5_async_await::net::{TcpListener, TcpStream};
 use stage5_async_await::time::sleep;
-use stage5_async_await::{Runtime, process, spawn, sys, yield_now};
+use stage5_async_await::{Runtime, process, spawn, yield_now};
 
 fn main() {
     let args = cli::Cli::new(
