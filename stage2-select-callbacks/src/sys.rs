@@ -111,3 +111,26 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     }
     set_nofile_soft_limit(ceiling)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nofile_limits_are_ordered() {
+        let (soft, hard) = nofile_limit().unwrap();
+        assert!(soft <= hard, "soft limit {soft} above hard limit {hard}");
+        assert!(nofile_ceiling().unwrap() <= hard);
+    }
+
+    #[test]
+    fn raising_never_lowers_and_stops_at_the_ceiling() {
+        let (before, _) = nofile_limit().unwrap();
+        let raised = raise_nofile_limit().unwrap();
+        assert!(raised >= before, "raise_nofile_limit lowered the limit from {before} to {raised}");
+        assert_eq!(raised, nofile_ceiling().unwrap().max(before));
+        assert_eq!(nofile_limit().unwrap().0, raised, "the returned limit is the one in force");
+        // Asking for more than the ceiling is clamped, not an error (macOS: EINVAL above OPEN_MAX).
+        assert_eq!(set_nofile_soft_limit(u64::MAX).unwrap(), nofile_ceiling().unwrap());
+    }
+}
