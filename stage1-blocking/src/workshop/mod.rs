@@ -20,6 +20,7 @@ pub mod cli;
 pub mod demo;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod timeline;
 
 /// Locks `mutex`, and keeps going if a thread panicked while holding it.
 ///
