@@ -1,6 +1,6 @@
 //! The smallest executor, to read first and in one sitting: `block_on`, `spawn`, a waker, and
-//! one hand-written future, [`Io`], that waits on a socket through stage 2's [`Selector`]; then
-//! [`get`], an `async fn` on top of it. Only `std`, stage 2 and stage 1's HTTP code are used:
+//! one hand-written future, `Io`, that waits on a socket through stage 2's `Selector`; then
+//! `get`, an `async fn` on top of it. Only `std`, stage 2 and stage 1's HTTP code are used:
 //! nothing else in this crate (the rest of stage 5 grows this into a runtime).
 
 use std::cell::{Cell, RefCell};
@@ -70,6 +70,7 @@ impl Runtime {
         Waker::from(Arc::new(TaskWaker { id, ready: Arc::clone(&self.ready) }))
     }
 
+    /// The next id to poll. The lock is released on return, before the poll: a task may wake itself.
     fn next_ready(&self) -> Option<usize> {
         self.ready.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
     }
