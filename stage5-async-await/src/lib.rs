@@ -27,6 +27,8 @@ pub mod echo;
 pub mod executor;
 pub mod http;
 pub mod io;
+/// Read first: the smallest executor in one file, independent of the rest of this crate.
+pub mod minimal_executor;
 pub mod net;
 pub mod process;
 pub mod protocol;

@@ -1,0 +1,276 @@
+//! The smallest executor, to read first and in one sitting: `block_on`, `spawn`, a waker, and
+//! one hand-written future, `Io`, that waits on a socket through stage 2's `Selector`; then
+//! `get`, an `async fn` on top of it. Only `std`, stage 2 and stage 1's HTTP code are used:
+//! nothing else in this crate (the rest of stage 5 grows this into a runtime).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use anyhow::Context as _;
+use stage1_blocking::http::{MAX_RESPONSE, Response, parse_response, request_bytes, too_large};
+use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal};
+use stage2_select_callbacks::selector::{Events, Interest, Selector, Token};
+use stage2_select_callbacks::trace;
+
+// ANCHOR: runtime
+/// What `block_on` shares with the futures it polls, through a thread-local while it runs.
+struct Runtime {
+    selector: RefCell<Selector>, // stage 2's: the only place this thread ever sleeps
+    /// fd -> the waker of the task waiting on it. An fd is registered exactly while it is here.
+    waiting: RefCell<HashMap<RawFd, Waker>>,
+    tasks: RefCell<HashMap<usize, Task>>, // spawned and not finished yet, by id
+    next_id: Cell<usize>,
+    /// Ids of the tasks to poll next. A Mutex only because a `Waker` must be `Send + Sync`.
+    ready: Arc<Mutex<VecDeque<usize>>>,
+}
+
+/// A task: a future on the heap, pinned there, since it may hold pointers into itself.
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+thread_local!(static RUNTIME: RefCell<Option<Rc<Runtime>>> = const { RefCell::new(None) });
+const MAIN: usize = 0; // the task id of the future given to `block_on`
+// ANCHOR_END: runtime
+
+fn runtime() -> Rc<Runtime> {
+    RUNTIME.with_borrow(Option::clone).expect("spawn and Io only work inside block_on")
+}
+
+// ANCHOR: waker
+/// The waker of task `id`: waking it puts `id` on the ready queue, nothing more.
+///
+/// Why a queue and not thread park/unpark? When this thread has nothing to do it sleeps in
+/// `select`, not in `park`, and only `select` returning (a socket is ready) leads to a wake,
+/// on this same thread. So a wake never has to interrupt a sleep, only to say *which* task to
+/// poll, and a queue of ids says it. (park/unpark fits a `block_on` of one future whose wakes
+/// come from other threads; here such a wake would also need stage 5's wake fd.)
+struct TaskWaker {
+    id: usize,
+    ready: Arc<Mutex<VecDeque<usize>>>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        trace!("wake task {}", self.id);
+        self.ready.lock().unwrap_or_else(PoisonError::into_inner).push_back(self.id);
+    }
+}
+// ANCHOR_END: waker
+
+// ANCHOR: register
+impl Runtime {
+    fn waker(&self, id: usize) -> Waker {
+        Waker::from(Arc::new(TaskWaker { id, ready: Arc::clone(&self.ready) }))
+    }
+
+    /// The next id to poll. The lock is released on return, before the poll: a task may wake itself.
+    fn next_ready(&self) -> Option<usize> {
+        self.ready.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+    }
+
+    /// Leaves `waker` with the selector: it is woken when `fd` is ready for `interest`.
+    fn register(&self, fd: RawFd, interest: Interest, waker: Waker) -> io::Result<()> {
+        let mut selector = self.selector.borrow_mut();
+        match self.waiting.borrow_mut().insert(fd, waker) {
+            None => selector.register(fd, Token(fd as usize), interest),
+            Some(_older) => selector.reregister(fd, Token(fd as usize), interest),
+        }
+    }
+
+    /// Stops waiting on `fd`; returns the waker that was waiting, if any.
+    fn forget(&self, fd: RawFd) -> Option<Waker> {
+        let waker = self.waiting.borrow_mut().remove(&fd)?;
+        // Fails only if the fd is already gone from the selector: nothing left to undo then.
+        let _ = self.selector.borrow_mut().deregister(fd);
+        Some(waker)
+    }
+}
+// ANCHOR_END: register
+
+// ANCHOR: spawn
+/// Adds `future` as a new task. It is not polled here but by `block_on`, once its id comes
+/// off the ready queue, so a task may spawn others.
+pub fn spawn(future: impl Future<Output = ()> + 'static) {
+    let rt = runtime();
+    let id = rt.next_id.get() + 1;
+    rt.next_id.set(id);
+    trace!("spawn task {id}");
+    rt.tasks.borrow_mut().insert(id, Box::pin(future));
+    rt.waker(id).wake();
+}
+// ANCHOR_END: spawn
+
+// ANCHOR: block_on
+/// Runs `future` and every task spawned meanwhile on this thread until all are done, then
+/// returns the future's output. The error is the selector's (it could not be made, or failed).
+pub fn block_on<T>(future: impl Future<Output = T>) -> io::Result<T> {
+    let rt = Rc::new(Runtime {
+        selector: RefCell::new(Selector::new()?),
+        waiting: RefCell::default(),
+        tasks: RefCell::default(),
+        next_id: Cell::new(MAIN),
+        ready: Arc::default(),
+    });
+    assert!(RUNTIME.replace(Some(Rc::clone(&rt))).is_none(), "block_on inside block_on");
+    let _installed = Installed(Rc::clone(&rt));
+    let mut main = pin!(future); // pinned on this stack frame: it never moves again
+    let mut output = None;
+    let mut events = Events::with_capacity(64);
+    rt.waker(MAIN).wake();
+    loop {
+        // 1. Poll every task that was woken, in the order of the wakes.
+        while let Some(id) = rt.next_ready() {
+            let waker = rt.waker(id);
+            let mut cx = Context::from_waker(&waker);
+            if id == MAIN {
+                if output.is_none() {
+                    trace!("poll task {MAIN} (main)");
+                    if let Poll::Ready(value) = main.as_mut().poll(&mut cx) {
+                        output = Some(value);
+                    }
+                }
+                continue;
+            }
+            // Out of the map while it runs, so that it may spawn (which inserts).
+            let Some(mut task) = rt.tasks.borrow_mut().remove(&id) else { continue };
+            trace!("poll task {id}");
+            match task.as_mut().poll(&mut cx) {
+                Poll::Pending => drop(rt.tasks.borrow_mut().insert(id, task)),
+                Poll::Ready(()) => trace!("task {id} done"),
+            }
+        }
+        if rt.tasks.borrow().is_empty()
+            && let Some(value) = output.take()
+        {
+            return Ok(value);
+        }
+        // 2. Nothing to poll: sleep until a socket somebody waits on is ready, wake them.
+        trace!("select: {} fd(s) waited on, sleeping", rt.waiting.borrow().len());
+        rt.selector.borrow_mut().select(&mut events, None)?;
+        for event in events.iter() {
+            let fd = event.token().0 as RawFd;
+            trace!("fd {fd} ready");
+            // One wake per wait: the fd leaves the selector until its task waits again.
+            if let Some(waker) = rt.forget(fd) {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// On return (or a panic): drops the tasks left, while their `Io`s can still leave the
+/// selector, then uninstalls the runtime.
+struct Installed(Rc<Runtime>);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let tasks = std::mem::take(&mut *self.0.tasks.borrow_mut()); // not borrowed while they drop
+        drop(tasks);
+        RUNTIME.replace(None);
+    }
+}
+// ANCHOR_END: block_on
+
+// ANCHOR: io
+/// The one hand-written future: runs `op` (a read, a write, a connect check) on `stream`, and
+/// while it would block, waits until the selector says `stream` is ready for `interest`.
+pub struct Io<'a, F> {
+    stream: &'a TcpStream,
+    interest: Interest,
+    op: F,
+}
+
+/// An [`Io`] future: `io(&stream, Interest::READABLE, |mut s| s.read(&mut buf)).await`.
+pub fn io<T, F>(stream: &TcpStream, interest: Interest, op: F) -> Io<'_, F>
+where
+    F: FnMut(&TcpStream) -> io::Result<T>, // named here so closures need no type annotations
+{
+    Io { stream, interest, op }
+}
+
+impl<T, F: FnMut(&TcpStream) -> io::Result<T> + Unpin> Future for Io<'_, F> {
+    type Output = io::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let this = self.get_mut(); // allowed: nothing in an Io points into the Io (it is Unpin)
+        loop {
+            match (this.op)(this.stream) {
+                // EINTR: a signal arrived before the call did anything. Just try again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Not now: leave our waker with the selector, and say "not yet".
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    runtime().register(this.stream.as_raw_fd(), this.interest, cx.waker().clone())?;
+                    return Poll::Pending;
+                }
+                // Bytes, EOF (`Ok(0)`) or a real error: done either way.
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+}
+
+impl<F> Drop for Io<'_, F> {
+    /// Leaves the selector, if still in it (a task dropped while waiting). The borrow of the
+    /// stream guarantees this runs before the socket can be closed.
+    fn drop(&mut self) {
+        if let Some(rt) = RUNTIME.with_borrow(Option::clone) {
+            rt.forget(self.stream.as_raw_fd());
+        }
+    }
+}
+// ANCHOR_END: io
+
+// ANCHOR: get
+/// `GET path` from `addr`: stage 1's request and parser; every wait is an `Io` `.await`.
+pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
+    let stream = connect_nonblocking(addr).with_context(|| format!("connecting to {addr}"))?;
+    io(&stream, Interest::WRITABLE, connected).await.with_context(|| format!("connecting to {addr}"))?;
+    let request = request_bytes(&addr.to_string(), path);
+    let mut written = 0;
+    while written < request.len() {
+        // A partial write sends what fits in the kernel's buffer; loop for the rest.
+        let send = |s: &TcpStream| send_nosignal(s, &request[written..]);
+        match io(&stream, Interest::WRITABLE, send).await.context("sending the request")? {
+            0 => return Err(io::Error::from(io::ErrorKind::WriteZero)).context("sending the request"),
+            n => written += n,
+        }
+    }
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = |mut s: &TcpStream| s.read(&mut chunk);
+        match io(&stream, Interest::READABLE, read).await.context("reading the response")? {
+            0 => break, // EOF: an HTTP/1.0 response ends when the server closes
+            n => response.extend_from_slice(&chunk[..n]),
+        }
+        if response.len() > MAX_RESPONSE {
+            return Err(too_large()).context("reading the response");
+        }
+    }
+    parse_response(&response).with_context(|| format!("bad response ({} bytes)", response.len()))
+}
+
+/// The connect check for `Io`: is the handshake over? Its failure waits in `SO_ERROR`, and
+/// `getpeername` says `ENOTCONN` while it still runs: that is "would block, wait for writable".
+fn connected(stream: &TcpStream) -> io::Result<()> {
+    match stream.take_error()? {
+        Some(err) => Err(err),
+        None => match stream.peer_addr() {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
+            other => other.map(drop),
+        },
+    }
+}
+// ANCHOR_END: get
+
+/// How many fds the running `block_on`'s selector watches now (tests: 0 once nothing waits).
+pub fn watched() -> usize {
+    runtime().waiting.borrow().len()
+}
