@@ -620,7 +620,7 @@ struct Connection {
 enum Step {
     /// The handler's future, the request's (version, HEAD, keep-alive), and its access log
     /// entry if the log is on.
-    Respond((crate::Version, bool, bool), HandlerFuture, Option<Box<LogEntry>>),
+    Respond((crate::message::Version, bool, bool), HandlerFuture, Option<Box<LogEntry>>),
     /// An error response is in `out`: send it and close.
     Close,
     /// Close without a word.
@@ -891,7 +891,7 @@ impl Connection {
     async fn respond(
         &mut self,
         worker: &Worker,
-        meta: (crate::Version, bool, bool),
+        meta: (crate::message::Version, bool, bool),
         handler: HandlerFuture,
         log: Option<Box<LogEntry>>,
     ) -> io::Result<bool> {
@@ -934,7 +934,7 @@ impl Connection {
         &mut self,
         worker: &Worker,
         response: Response,
-        meta: (crate::Version, bool, bool),
+        meta: (crate::message::Version, bool, bool),
         log: Option<Box<LogEntry>>,
     ) -> Written {
         let (version, head, keep_alive) = meta;
@@ -985,9 +985,10 @@ impl Connection {
         &mut self,
         worker: &Worker,
         response: Response,
-        request: Option<(crate::Version, bool, bool)>,
+        request: Option<(crate::message::Version, bool, bool)>,
     ) -> Written {
-        let (version, head_request, keep_alive) = request.unwrap_or((crate::Version::Http11, false, false));
+        let (version, head_request, keep_alive) =
+            request.unwrap_or((crate::message::Version::Http11, false, false));
         if self.out.capacity() == 0 {
             self.out = worker.lend();
         }
