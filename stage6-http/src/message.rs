@@ -83,6 +83,7 @@ impl Version {
     }
 }
 
+// ANCHOR: span
 /// A half-open byte range `start..end` into a request's bytes. `u32` keeps header tables
 /// small; the parser's limits keep every offset far below 4 GiB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,6 +93,8 @@ pub struct Span {
     /// One past the last byte.
     pub end: u32,
 }
+
+// ANCHOR_END: span
 
 impl Span {
     /// The span `start..end` (offsets are below the parser's limits, so they fit in u32).
@@ -128,7 +131,11 @@ impl HeaderSpan {
     /// Bytes one header occupies in a request's header table.
     pub(crate) const ENCODED_LEN: usize = 16;
 
-    /// Appends the four offsets, little-endian.
+    /// Appends the four offsets, little-endian. `#[inline]` (and `decode` too): called once
+    /// per header from `request.rs`, another module and often another codegen unit, where the
+    /// compiler would not inline it unasked; the call cost 20 instructions per request
+    /// (`scripts/instructions-per-request.sh`).
+    #[inline]
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         for n in [self.name.start, self.name.end, self.value.start, self.value.end] {
             out.extend_from_slice(&n.to_le_bytes());
@@ -136,6 +143,7 @@ impl HeaderSpan {
     }
 
     /// Reads back what [`HeaderSpan::encode`] wrote (`entry` is exactly 16 bytes).
+    #[inline]
     pub(crate) fn decode(entry: &[u8]) -> HeaderSpan {
         let word = |i: usize| {
             let mut four = [0u8; 4];
