@@ -20,7 +20,9 @@
 //! It measures what wrk measures: a *closed* loop, where each connection waits for its answer
 //! before asking again. See the chapter on coordinated omission for what that hides.
 
-use crate::client::{Client, ClientError, ClientRequest};
+use crate::client::connection::Client;
+use crate::client::error::ClientError;
+use crate::client::request::ClientRequest;
 use crate::histogram::Histogram;
 use stage2_select_callbacks::trace;
 use stage5_async_await::time::{Sleep, sleep};

@@ -15,10 +15,19 @@
 //! [`Request`] handed to the handler (one allocation per request).
 //!
 //! Strictness follows RFC 9112: every way a request can be malformed is a [`ParseError`]
-//! variant, and [`ParseError::status`] says which status code answers it.
+//! variant, and [`ParseError::status`] says which status code answers it. The grammar itself
+//! (tokens, field lines, chunk-size lines, numbers, framing) is [`crate::grammar`], shared
+//! with the client's response parser; this module is the server's policy on top of it.
 
-use crate::request::{HeaderSpan, Request, Span};
-use std::fmt;
+use crate::grammar::{
+    self, ChunkLineError, ConnectionOptions, ContentLengthError, FieldError, FieldSpans, Framing,
+    MAX_CHUNK_LINE, find_byte,
+};
+use crate::message::{HeaderSpan, Method, Span, Version};
+use crate::request::{Request, RequestParts};
+
+pub mod error;
+pub use error::ParseError;
 
 // ANCHOR: limits
 /// Size limits enforced while parsing. Every limit protects the server's memory or CPU from a
@@ -56,197 +65,11 @@ impl Default for Limits {
 
 /// Longest method token we accept; the longest registered method is far shorter.
 const MAX_METHOD_LEN: usize = 32;
-/// Longest chunk-size line (size, extensions, CR). Extensions are tolerated, not unlimited.
-const MAX_CHUNK_LINE: usize = 1024;
 /// Bodies are indexed with `u32` offsets inside a [`Request`].
 const BODY_HARD_CAP: usize = 1 << 30;
 /// Header spans the parser keeps room for between requests (16 bytes each). A browser sends
 /// a dozen headers; room for more is given back once the request that needed it is parsed.
 const KEPT_HEADER_SPANS: usize = 32;
-
-/// The request methods this server implements. Any other well-formed method token gets
-/// `501 Not Implemented` (RFC 9110 section 9.1), as does `CONNECT` and `TRACE`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// `GET`
-    #[default]
-    Get,
-    /// `HEAD`: like GET, but the response carries no body.
-    Head,
-    /// `POST`
-    Post,
-    /// `PUT`
-    Put,
-    /// `DELETE`
-    Delete,
-    /// `PATCH`
-    Patch,
-    /// `OPTIONS`
-    Options,
-}
-
-impl Method {
-    /// The method as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Patch => "PATCH",
-            Method::Options => "OPTIONS",
-        }
-    }
-
-    /// Recognises a method token (methods are case-sensitive). Written as slice patterns so
-    /// the compiler emits a length switch and byte compares instead of `memcmp` calls.
-    pub fn from_bytes(token: &[u8]) -> Option<Method> {
-        Some(match token {
-            [b'G', b'E', b'T'] => Method::Get,
-            [b'H', b'E', b'A', b'D'] => Method::Head,
-            [b'P', b'O', b'S', b'T'] => Method::Post,
-            [b'P', b'U', b'T'] => Method::Put,
-            [b'D', b'E', b'L', b'E', b'T', b'E'] => Method::Delete,
-            [b'P', b'A', b'T', b'C', b'H'] => Method::Patch,
-            [b'O', b'P', b'T', b'I', b'O', b'N', b'S'] => Method::Options,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The HTTP versions this server speaks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Version {
-    /// `HTTP/1.0`: one request per connection unless the client asks for keep-alive.
-    Http10,
-    /// `HTTP/1.1`: persistent connections by default, Host required, chunked bodies.
-    #[default]
-    Http11,
-}
-
-impl Version {
-    /// The version as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Version::Http10 => "HTTP/1.0",
-            Version::Http11 => "HTTP/1.1",
-        }
-    }
-}
-
-// ANCHOR: errors
-/// Everything that can be wrong with a request. Each variant maps to one status code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParseError {
-    /// The request line is not `method SP target SP version` (400).
-    BadRequestLine,
-    /// The method is well-formed but not one we implement (501).
-    UnknownMethod,
-    /// The request target has a forbidden byte or an unusable form (400).
-    BadTarget,
-    /// The request target is longer than [`Limits::max_target_len`] (414).
-    TargetTooLong,
-    /// The version is not `HTTP/x.y` (400).
-    BadVersion,
-    /// A well-formed version other than HTTP/1.0 and HTTP/1.1 (505).
-    UnsupportedVersion,
-    /// A header line without a colon, with an empty name or a byte not allowed in a name (400).
-    BadHeaderName,
-    /// Whitespace between a header name and its colon (400, RFC 9112 section 5.1).
-    WhitespaceBeforeColon,
-    /// A control character in a header value (400).
-    BadHeaderValue,
-    /// A header line starting with whitespace: obsolete line folding (400, RFC 9112 section 5.2).
-    ObsFold,
-    /// A CR not followed by LF (400, RFC 9112 section 2.2).
-    BareCr,
-    /// A line ended by LF without CR; we insist on CRLF so every parser on the path agrees (400).
-    BareLf,
-    /// A NUL byte in the head (400).
-    Nul,
-    /// An HTTP/1.1 request without a Host header (400, RFC 9112 section 3.2).
-    MissingHost,
-    /// More than one Host header (400, RFC 9112 section 3.2).
-    DuplicateHost,
-    /// A Host value with bytes no authority can contain (400).
-    BadHost,
-    /// A Content-Length that is not a plain decimal number (400).
-    BadContentLength,
-    /// Two different Content-Length values (400, RFC 9112 section 6.3).
-    ConflictingContentLength,
-    /// Both Content-Length and Transfer-Encoding: the classic request smuggling set-up (400).
-    ContentLengthWithTransferEncoding,
-    /// A transfer coding other than `chunked` (501, RFC 9112 section 6.1).
-    UnknownTransferCoding,
-    /// Transfer-Encoding that is empty, repeats `chunked`, or appears in an HTTP/1.0 request (400).
-    BadTransferEncoding,
-    /// A malformed chunk-size line or a chunk not followed by CRLF (400).
-    BadChunk,
-    /// More header lines than [`Limits::max_headers`] (431).
-    TooManyHeaders,
-    /// More header bytes (trailers and chunk extensions included) than
-    /// [`Limits::max_header_bytes`] (431).
-    HeadersTooLarge,
-    /// A body longer than [`Limits::max_body_bytes`] (413).
-    BodyTooLarge,
-}
-
-impl ParseError {
-    /// The status code a server answers this error with (the connection is then closed).
-    pub fn status(self) -> u16 {
-        match self {
-            ParseError::UnknownMethod | ParseError::UnknownTransferCoding => 501,
-            ParseError::TargetTooLong => 414,
-            ParseError::UnsupportedVersion => 505,
-            ParseError::TooManyHeaders | ParseError::HeadersTooLarge => 431,
-            ParseError::BodyTooLarge => 413,
-            _ => 400,
-        }
-    }
-}
-// ANCHOR_END: errors
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            ParseError::BadRequestLine => "malformed request line",
-            ParseError::UnknownMethod => "method not implemented",
-            ParseError::BadTarget => "malformed request target",
-            ParseError::TargetTooLong => "request target too long",
-            ParseError::BadVersion => "malformed HTTP version",
-            ParseError::UnsupportedVersion => "HTTP version not supported",
-            ParseError::BadHeaderName => "malformed header name",
-            ParseError::WhitespaceBeforeColon => "whitespace between header name and colon",
-            ParseError::BadHeaderValue => "control character in header value",
-            ParseError::ObsFold => "obsolete header line folding",
-            ParseError::BareCr => "CR not followed by LF",
-            ParseError::BareLf => "line ended by LF without CR",
-            ParseError::Nul => "NUL byte in request head",
-            ParseError::MissingHost => "HTTP/1.1 request without Host",
-            ParseError::DuplicateHost => "more than one Host header",
-            ParseError::BadHost => "malformed Host header",
-            ParseError::BadContentLength => "malformed Content-Length",
-            ParseError::ConflictingContentLength => "conflicting Content-Length values",
-            ParseError::ContentLengthWithTransferEncoding => "both Content-Length and Transfer-Encoding",
-            ParseError::UnknownTransferCoding => "transfer coding not implemented",
-            ParseError::BadTransferEncoding => "malformed Transfer-Encoding",
-            ParseError::BadChunk => "malformed chunked body",
-            ParseError::TooManyHeaders => "too many header lines",
-            ParseError::HeadersTooLarge => "header section too large",
-            ParseError::BodyTooLarge => "body too large",
-        };
-        write!(f, "{text} ({})", self.status())
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// What one call to [`Parser::parse`] found.
 #[derive(Debug)]
@@ -302,8 +125,7 @@ struct Head {
     content_length: Option<u64>,
     transfer_encoding: bool,
     chunked: bool,
-    connection_close: bool,
-    connection_keep_alive: bool,
+    connection: ConnectionOptions,
     expect_continue: bool,
     head_end: usize,
 }
@@ -322,9 +144,6 @@ impl Head {
         *self = Head { headers, ..Head::default() };
     }
 }
-
-/// (start, end) of a header's name and of its value, relative to its line.
-type FieldSpans = ((usize, usize), (usize, usize));
 
 /// The incremental request parser. One per connection; reused for every request on it.
 #[derive(Debug)]
@@ -538,7 +357,8 @@ impl Parser {
             self.skipped_empty_line = true;
             return Ok(false);
         }
-        let method_end = scan_token(line, b' ', ParseError::BadRequestLine)?;
+        let method_end = grammar::scan_token(line, b' ')
+            .map_err(|b| control_error(b).unwrap_or(ParseError::BadRequestLine))?;
         if method_end == 0 || method_end == line.len() || method_end > MAX_METHOD_LEN {
             return Err(ParseError::BadRequestLine);
         }
@@ -617,43 +437,32 @@ impl Parser {
         if line.is_empty() {
             return self.on_head_end();
         }
-        let (name, value) = self.field_line(line)?;
+        let FieldSpans { name_end, value } = self.field_line(line)?;
         let header = HeaderSpan {
-            name: Span::new(start + name.0, start + name.1),
+            name: Span::new(start, start + name_end),
             value: Span::new(start + value.0, start + value.1),
         };
         self.head.headers.push(header);
-        self.interpret_header(&line[name.0..name.1], &line[value.0..value.1])?;
+        self.interpret_header(&line[..name_end], &line[value.0..value.1])?;
         Ok(false)
     }
     // ANCHOR_END: header_line
 
-    /// Checks the syntax of a header or trailer line and returns the (start, end) of its name
-    /// and of its value (without surrounding whitespace), relative to the line.
+    /// Counts a header or trailer line against the limit and checks its syntax (the
+    /// grammar's [`grammar::split_field_line`]); returns where its name and value are.
     fn field_line(&mut self, line: &[u8]) -> Result<FieldSpans, ParseError> {
         self.fields += 1;
         if self.fields > self.limits.max_headers {
             return Err(ParseError::TooManyHeaders);
         }
-        if line[0] == b' ' || line[0] == b'\t' {
-            return Err(ParseError::ObsFold);
-        }
-        let colon = scan_token(line, b':', ParseError::BadHeaderName)?;
-        if colon == line.len() || colon == 0 {
-            return Err(ParseError::BadHeaderName);
-        }
-        let mut value_start = colon + 1;
-        while value_start < line.len() && is_ows(line[value_start]) {
-            value_start += 1;
-        }
-        let mut value_end = line.len();
-        while value_end > value_start && is_ows(line[value_end - 1]) {
-            value_end -= 1;
-        }
-        if let Some(b) = find_control(&line[value_start..value_end]) {
-            return Err(control_error(b).unwrap_or(ParseError::BadHeaderValue));
-        }
-        Ok(((0, colon), (value_start, value_end)))
+        grammar::split_field_line(line).map_err(|err| match err {
+            FieldError::ObsFold => ParseError::ObsFold,
+            FieldError::WhitespaceBeforeColon => ParseError::WhitespaceBeforeColon,
+            FieldError::BadName => ParseError::BadHeaderName,
+            FieldError::BadValue => ParseError::BadHeaderValue,
+            FieldError::Nul => ParseError::Nul,
+            FieldError::BareCr => ParseError::BareCr,
+        })
     }
 
     /// The headers that decide framing and connection handling.
@@ -671,24 +480,18 @@ impl Parser {
                 head.host = Some(Span::new(at, at + value.len()));
             }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
-                // "5" or, tolerated by RFC 9110 section 8.6, a list of identical values "5, 5".
-                for item in value.split(|&b| b == b',') {
-                    let n = parse_decimal(trim_ows(item)).ok_or(ParseError::BadContentLength)?;
-                    match head.content_length {
-                        Some(previous) if previous != n => {
-                            return Err(ParseError::ConflictingContentLength);
-                        }
-                        _ => head.content_length = Some(n),
-                    }
-                }
+                let n = grammar::content_length(value, head.content_length).map_err(|err| match err {
+                    ContentLengthError::Malformed => ParseError::BadContentLength,
+                    ContentLengthError::Conflicting => ParseError::ConflictingContentLength,
+                })?;
+                head.content_length = Some(n);
             }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
                 head.transfer_encoding = true;
-                for coding in value.split(|&b| b == b',').map(trim_ows) {
-                    if coding.is_empty() {
-                        continue;
-                    }
-                    if !coding.eq_ignore_ascii_case(b"chunked") {
+                // Policy: `chunked` is the only coding this server implements, and a request
+                // (unlike a response) cannot be framed by closing the connection.
+                for coding in grammar::transfer_codings(value) {
+                    if !grammar::is_chunked(coding) {
                         return Err(ParseError::UnknownTransferCoding);
                     }
                     if head.chunked {
@@ -697,15 +500,7 @@ impl Parser {
                     head.chunked = true;
                 }
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for token in value.split(|&b| b == b',').map(trim_ows) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        head.connection_close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        head.connection_keep_alive = true;
-                    }
-                }
-            }
+            10 if name.eq_ignore_ascii_case(b"connection") => head.connection.add(value),
             6 if name.eq_ignore_ascii_case(b"expect") => {
                 head.expect_continue = value.eq_ignore_ascii_case(b"100-continue");
             }
@@ -732,17 +527,20 @@ impl Parser {
             return Err(ParseError::MissingHost);
         }
         let max_body = self.limits.max_body_bytes.min(BODY_HARD_CAP);
-        if head.chunked {
-            self.state = State::ChunkSize;
-            return Ok(false);
-        }
-        match head.content_length {
-            Some(n) if n > max_body as u64 => Err(ParseError::BodyTooLarge),
-            Some(n) if n > 0 => {
+        let transfer_encoding = head.transfer_encoding.then_some(head.chunked);
+        match grammar::body_framing(transfer_encoding, head.content_length, false) {
+            Framing::Chunked => {
+                self.state = State::ChunkSize;
+                Ok(false)
+            }
+            Framing::Length(n) if n > max_body as u64 => Err(ParseError::BodyTooLarge),
+            Framing::Length(n) => {
                 self.state = State::FixedBody { end: self.pos + n as usize };
                 Ok(false)
             }
-            _ => Ok(true),
+            Framing::Empty => Ok(true),
+            // Refused above: a request's last coding must be chunked.
+            Framing::UntilClose => Err(ParseError::BadTransferEncoding),
         }
     }
     // ANCHOR_END: head_end
@@ -750,28 +548,16 @@ impl Parser {
     // ANCHOR: chunk_size
     /// `1a` or `1a;name=value` (extensions are accepted and ignored). Size 0 ends the body.
     fn on_chunk_size(&mut self, line: &[u8]) -> Result<bool, ParseError> {
-        let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-        if digits == 0 {
-            return Err(ParseError::BadChunk);
-        }
-        let mut size: usize = 0;
-        for &b in &line[..digits] {
-            let digit = (b as char).to_digit(16).unwrap_or(0) as usize;
-            size = size.checked_mul(16).and_then(|s| s.checked_add(digit)).ok_or(ParseError::BadChunk)?;
-        }
-        let extensions = &line[digits..];
-        let after_ws = extensions.iter().position(|&b| !is_ows(b)).unwrap_or(extensions.len());
-        if after_ws < extensions.len() && extensions[after_ws] != b';' {
-            return Err(ParseError::BadChunk);
-        }
-        if let Some(b) = find_control(extensions) {
-            return Err(control_error(b).unwrap_or(ParseError::BadChunk));
-        }
+        let chunk = grammar::parse_chunk_line(line).map_err(|err| match err {
+            ChunkLineError::Malformed => ParseError::BadChunk,
+            ChunkLineError::Control(b) => control_error(b).unwrap_or(ParseError::BadChunk),
+        })?;
+        let size = usize::try_from(chunk.size).map_err(|_| ParseError::BadChunk)?;
         // Leading zeros and extensions carry nothing we use, yet the connection buffers them
         // with the body until the request is complete: without a bound, 1 KiB of them per
         // one-byte chunk would hold a GiB for a 1 MiB body. They count against the header
         // limit, as trailer lines do.
-        let significant = line[..digits].iter().skip_while(|&&b| b == b'0').count().max(1);
+        let significant = chunk.digits.iter().skip_while(|&&b| b == b'0').count().max(1);
         self.header_bytes += line.len() - significant;
         if self.header_bytes > self.limits.max_header_bytes {
             return Err(ParseError::HeadersTooLarge);
@@ -806,13 +592,13 @@ impl Parser {
         let head_bytes = &buf[..head.head_end];
         let body: &[u8] = if head.chunked { &self.body } else { &buf[head.head_end..consumed] };
         let keep_alive = match head.version {
-            Version::Http11 => !head.connection_close,
-            Version::Http10 => head.connection_keep_alive && !head.connection_close,
+            Version::Http11 => !head.connection.close,
+            Version::Http10 => head.connection.keep_alive && !head.connection.close,
         };
         let request = Request::from_parts(
             head_bytes,
             body,
-            crate::request::RequestParts {
+            RequestParts {
                 method: head.method,
                 version: head.version,
                 target: head.target,
@@ -853,7 +639,7 @@ fn overlong_request_line(prefix: &[u8], max_target_len: usize) -> ParseError {
     let Some(space) = prefix.iter().position(|&b| b == b' ') else {
         return ParseError::BadRequestLine;
     };
-    if space == 0 || space > MAX_METHOD_LEN || !prefix[..space].iter().all(|&b| is_tchar(b)) {
+    if space == 0 || space > MAX_METHOD_LEN || !prefix[..space].iter().all(|&b| grammar::is_tchar(b)) {
         return ParseError::BadRequestLine;
     }
     let rest = &prefix[space + 1..];
@@ -862,9 +648,9 @@ fn overlong_request_line(prefix: &[u8], max_target_len: usize) -> ParseError {
 }
 
 /// The error a byte before the first space of a request line (that is, in its method) that
-/// is not a token character makes, exactly as [`scan_token`] reports it for a whole line.
+/// is not a token character makes, exactly as `on_request_line` reports it for a whole line.
 fn method_error(line: &[u8]) -> Option<ParseError> {
-    let end = line.iter().position(|&b| b == b' ' || !is_tchar(b))?;
+    let end = line.iter().position(|&b| b == b' ' || !grammar::is_tchar(b))?;
     (line[end] != b' ').then(|| control_error(line[end]).unwrap_or(ParseError::BadRequestLine))
 }
 
@@ -882,24 +668,6 @@ fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
     }
 }
 
-/// Length of the token at the start of `line`, which must be followed by `end` (or the end of
-/// the line). A byte that is neither a token character nor `end` is an error: NUL and CR get
-/// their own variants, whitespace before a colon too, everything else `otherwise`.
-fn scan_token(line: &[u8], end: u8, otherwise: ParseError) -> Result<usize, ParseError> {
-    for (i, &b) in line.iter().enumerate() {
-        if b == end {
-            return Ok(i);
-        }
-        if !is_tchar(b) {
-            if end == b':' && is_ows(b) {
-                return Err(ParseError::WhitespaceBeforeColon);
-            }
-            return Err(control_error(b).unwrap_or(otherwise));
-        }
-    }
-    Ok(line.len())
-}
-
 /// The specific error for the two control bytes the rules name.
 fn control_error(b: u8) -> Option<ParseError> {
     match b {
@@ -907,14 +675,6 @@ fn control_error(b: u8) -> Option<ParseError> {
         b'\r' => Some(ParseError::BareCr),
         _ => None,
     }
-}
-
-/// A non-empty run of at most 19 decimal digits (so it fits in a u64).
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Host (and absolute-form authority): reg-name, IPv4, `[IPv6]`, optional `:port`.
@@ -940,622 +700,9 @@ static HOST_CHAR: [bool; 256] = {
     table
 };
 
-fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if !is_ows(*first) {
-            break;
-        }
-        s = rest;
-    }
-    while let [rest @ .., last] = s {
-        if !is_ows(*last) {
-            break;
-        }
-        s = rest;
-    }
-    s
-}
-
 fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
     s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-/// RFC 9110 `tchar`: the bytes allowed in a method or header name.
-static TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        i += 1;
-    }
-    table
-};
-
-fn is_tchar(b: u8) -> bool {
-    TCHAR[b as usize]
-}
-
-// ANCHOR: find_byte
-/// Position of the first `needle` in `haystack`, eight bytes per step ("SWAR": SIMD within a
-/// register). XOR turns matching bytes into zero bytes; `(x - 0x01..) & !x & 0x80..` then has a
-/// high bit set in the lowest zero byte, so `trailing_zeros` of the little-endian word finds
-/// the first match. This is the trick `memchr` uses on targets without vector instructions.
-pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(needle);
-    let mut chunks = haystack.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ pattern;
-        let found = x.wrapping_sub(ONES) & !x & HIGHS;
-        if found != 0 {
-            return Some(offset + (found.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    chunks.remainder().iter().position(|&b| b == needle).map(|i| offset + i)
-}
-// ANCHOR_END: find_byte
-
-/// A control byte in a field value: anything below SP except HTAB, and DEL. VCHAR and
-/// obs-text (0x80-0xFF) are allowed.
-fn is_control(b: u8) -> bool {
-    (b < 0x20 && b != b'\t') || b == 0x7f
-}
-
-// ANCHOR: find_control
-/// The first control byte in `value`, eight bytes per step: `(x - 0x20..) & !x & 0x80..` is
-/// non-zero exactly when some byte is below 0x20 (bytes >= 0x80 are masked by `!x`), and the
-/// zero-byte test on `x ^ 0x7f..` finds DEL. Only a word that trips one of them (rare: a tab,
-/// or an attack) is looked at byte by byte.
-fn find_control(value: &[u8]) -> Option<u8> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = value.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-        let del = x ^ (ONES * 0x7f);
-        let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
-        if below_space | is_del != 0 {
-            if let Some(&b) = chunk.iter().find(|&&b| is_control(b)) {
-                return Some(b);
-            }
-        }
-    }
-    chunks.remainder().iter().copied().find(|&b| is_control(b))
-}
-// ANCHOR_END: find_control
-
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// Parses one complete request (test helper shared with other modules' tests).
-    pub(crate) fn parse_one(text: &[u8]) -> Result<Request, ParseError> {
-        match Parser::default().parse(text)? {
-            Parsed::Complete { request, consumed } => {
-                assert_eq!(consumed, text.len(), "request had leftover bytes");
-                Ok(request)
-            }
-            Parsed::Partial => panic!("request incomplete: {:?}", String::from_utf8_lossy(text)),
-        }
-    }
-
-    fn error_of(text: &[u8]) -> ParseError {
-        error_with(Limits::default(), text)
-    }
-
-    /// The error for `text`, checked to be the same when the bytes come one at a time.
-    fn error_with(limits: Limits, text: &[u8]) -> ParseError {
-        let whole = Parser::new(limits).parse(text);
-        let mut parser = Parser::new(limits);
-        let mut byte_result = Ok(Parsed::Partial);
-        for end in 1..=text.len() {
-            byte_result = parser.parse(&text[..end]);
-            if byte_result.is_err() {
-                break;
-            }
-        }
-        match (whole, byte_result) {
-            (Err(a), Err(b)) => {
-                assert_eq!(a, b, "whole vs byte-at-a-time");
-                a
-            }
-            other => panic!("expected an error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn simple_get() {
-        let req =
-            parse_one(b"GET /hello?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n").unwrap();
-        assert_eq!(req.method(), Method::Get);
-        assert_eq!(req.path(), "/hello");
-        assert_eq!(req.query(), Some("x=1"));
-        assert_eq!(req.target(), "/hello?x=1");
-        assert_eq!(req.version(), Version::Http11);
-        assert_eq!(req.host(), Some("example.com"));
-        assert_eq!(req.header("user-agent"), Some(&b"t"[..]));
-        assert_eq!(req.header("USER-AGENT"), Some(&b"t"[..]));
-        assert_eq!(req.header("accept"), None);
-        assert!(req.keep_alive());
-        assert!(!req.is_head());
-        assert!(req.body().is_empty());
-    }
-
-    #[test]
-    fn header_values_are_trimmed_and_may_be_empty_or_non_ascii() {
-        let req = parse_one(
-            b"GET / HTTP/1.1\r\nHost: a\r\nX-A: \t spaced out \t\r\nX-E:\r\nX-U: caf\xc3\xa9\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!(req.header_str("x-a"), Some("spaced out"));
-        assert_eq!(req.header_str("x-e"), Some(""));
-        assert_eq!(req.header_str("x-u"), Some("café"));
-        let names: Vec<&str> = req.headers().map(|(n, _)| n).collect();
-        assert_eq!(names, ["Host", "X-A", "X-E", "X-U"]);
-    }
-
-    #[test]
-    fn keep_alive_rules() {
-        let ka = |t: &[u8]| parse_one(t).unwrap().keep_alive();
-        assert!(ka(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
-        assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"));
-    }
-
-    #[test]
-    fn http10_needs_no_host() {
-        let req = parse_one(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-        assert_eq!(req.version(), Version::Http10);
-        assert_eq!(req.host(), None);
-    }
-
-    #[test]
-    fn head_is_noted() {
-        assert!(parse_one(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap().is_head());
-    }
-
-    #[test]
-    fn absolute_form_gives_path_and_host() {
-        let req = parse_one(b"GET http://example.com:8080/a/b?q HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
-        assert_eq!(req.path(), "/a/b");
-        assert_eq!(req.query(), Some("q"));
-        assert_eq!(req.host(), Some("example.com:8080"));
-        let req = parse_one(b"GET HTTPS://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n").unwrap();
-        assert_eq!(req.path(), "/");
-        assert_eq!(req.query(), None);
-        let req = parse_one(b"GET http://h?x=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-        assert_eq!((req.path(), req.query()), ("/", Some("x=1")));
-    }
-
-    #[test]
-    fn asterisk_form_only_for_options() {
-        let req = parse_one(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        assert_eq!(req.path(), "*");
-        assert_eq!(error_of(b"GET * HTTP/1.1\r\nHost: a\r\n\r\n"), ParseError::BadTarget);
-    }
-
-    #[test]
-    fn content_length_body_and_pipelining() {
-        let text = b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: a\r\n\r\n";
-        let mut parser = Parser::default();
-        let Parsed::Complete { request, consumed } = parser.parse(text).unwrap() else {
-            panic!("first request incomplete");
-        };
-        assert_eq!(request.body(), b"hello");
-        assert_eq!(request.method(), Method::Post);
-        let rest = &text[consumed..];
-        assert!(rest.starts_with(b"GET /next"));
-        let Parsed::Complete { request, consumed } = parser.parse(rest).unwrap() else {
-            panic!("second request incomplete");
-        };
-        assert_eq!(request.path(), "/next");
-        assert_eq!(consumed, rest.len());
-    }
-
-    #[test]
-    fn identical_content_lengths_are_accepted() {
-        let req =
-            parse_one(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\nabc")
-                .unwrap();
-        assert_eq!(req.body(), b"abc");
-    }
-
-    #[test]
-    fn chunked_body_with_extensions_and_trailers() {
-        let text = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
-            5;name=value\r\nhello\r\n1 ; x\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: yes\r\n\r\n";
-        let req = parse_one(text).unwrap();
-        assert_eq!(req.body(), b"hello 0123456789");
-        assert!(req.is_chunked());
-    }
-
-    #[test]
-    fn chunked_with_leftover_then_next_request() {
-        let text = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip-not, chunked\r\n\r\n";
-        assert_eq!(error_of(text), ParseError::UnknownTransferCoding);
-        let text = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
-        let Parsed::Complete { request, consumed } = Parser::default().parse(text).unwrap() else {
-            panic!("incomplete");
-        };
-        assert_eq!(request.body(), b"abc");
-        assert_eq!(&text[consumed..], b"GET / HTTP/1.1\r\n");
-    }
-
-    #[test]
-    fn one_empty_line_before_request_is_ignored() {
-        let req = parse_one(b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        assert_eq!(req.path(), "/");
-        assert_eq!(error_of(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n"), ParseError::BadRequestLine);
-    }
-
-    #[test]
-    fn expect_continue_is_reported_while_waiting_for_body() {
-        let mut parser = Parser::default();
-        let text = b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
-        assert!(matches!(parser.parse(text), Ok(Parsed::Partial)));
-        assert!(parser.wants_continue());
-        let mut full = text.to_vec();
-        full.extend_from_slice(b"ok");
-        let Ok(Parsed::Complete { request, .. }) = parser.parse(&full) else {
-            panic!("incomplete");
-        };
-        assert!(request.expects_continue());
-        assert!(!parser.wants_continue());
-    }
-
-    #[test]
-    fn byte_at_a_time_gives_the_same_request() {
-        let text = b"POST /x?y=z HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nA: b\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-        let whole = parse_one(text).unwrap();
-        let mut parser = Parser::default();
-        for end in 1..text.len() {
-            assert!(matches!(parser.parse(&text[..end]), Ok(Parsed::Partial)), "at {end}");
-            assert!(parser.in_progress());
-        }
-        let Ok(Parsed::Complete { request, consumed }) = parser.parse(text) else {
-            panic!("incomplete");
-        };
-        assert_eq!(consumed, text.len());
-        assert_eq!(request.body(), whole.body());
-        assert_eq!(request.path(), whole.path());
-        assert_eq!(request.header("a"), Some(&b"b"[..]));
-        assert!(!parser.in_progress());
-    }
-
-    // --- one test per strictness rule: the exact error and its status -----------------------
-
-    fn host(extra: &str) -> Vec<u8> {
-        format!("GET / HTTP/1.1\r\nHost: a\r\n{extra}\r\n").into_bytes()
-    }
-
-    #[test]
-    fn malformed_request_lines_are_400() {
-        for line in [
-            &b"GET /\r\n\r\n"[..],
-            b"GET  / HTTP/1.1\r\n\r\n",
-            b"GET / HTTP/1.1 \r\n\r\n",
-            b" GET / HTTP/1.1\r\n\r\n",
-            b"GET\r\n\r\n",
-            b"G(T / HTTP/1.1\r\n\r\n",
-        ] {
-            let err = error_of(line);
-            assert!(
-                matches!(err, ParseError::BadRequestLine | ParseError::BadVersion),
-                "{line:?} gave {err:?}"
-            );
-            assert_eq!(err.status(), 400);
-        }
-        assert_eq!(error_of(b"GET / http/1.1\r\n\r\n"), ParseError::BadVersion);
-        assert_eq!(error_of(b"GET foo HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
-        assert_eq!(error_of(b"GET /a#frag HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
-        assert_eq!(error_of(b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
-        assert_eq!(error_of(b"GET http://u@h/ HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
-        assert_eq!(error_of(b"GET http:/// HTTP/1.1\r\n\r\n"), ParseError::BadTarget);
-    }
-
-    #[test]
-    fn a_method_that_cannot_be_one_is_refused_before_its_line_ends() {
-        let partial = |bytes: &[u8]| Parser::default().parse(bytes);
-        assert_eq!(partial(b"\x16\x03\x01\x00\xc8").unwrap_err(), ParseError::BadRequestLine);
-        assert_eq!(partial(b"GE\0").unwrap_err(), ParseError::Nul);
-        assert_eq!(partial(b"GE\rT").unwrap_err(), ParseError::BareCr);
-        // A CR at the end may be the line's own, a space ends the method: wait for more.
-        assert!(matches!(partial(b"\r"), Ok(Parsed::Partial)));
-        assert!(matches!(partial(b"GET\r"), Ok(Parsed::Partial)));
-        assert!(matches!(partial(b"GET /\x7f"), Ok(Parsed::Partial)));
-        // Whole, byte by byte, or too long to be a request line: the same error.
-        assert_eq!(error_of(b"G\0T / HTTP/1.1\r\n\r\n"), ParseError::Nul);
-        let mut overlong = b"G\x7fT /".to_vec();
-        overlong.extend_from_slice(&[b'a'; 9000]);
-        assert_eq!(error_of(&overlong), ParseError::BadRequestLine);
-    }
-
-    #[test]
-    fn unknown_method_is_501() {
-        let err = error_of(b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!((err, err.status()), (ParseError::UnknownMethod, 501));
-        assert_eq!(error_of(b"CONNECT h:443 HTTP/1.1\r\n\r\n"), ParseError::UnknownMethod);
-        assert_eq!(error_of(b"get / HTTP/1.1\r\n\r\n"), ParseError::UnknownMethod);
-    }
-
-    #[test]
-    fn unsupported_version_is_505() {
-        for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9"] {
-            let err = error_of(format!("GET / {v}\r\n\r\n").as_bytes());
-            assert_eq!((err, err.status()), (ParseError::UnsupportedVersion, 505), "{v}");
-        }
-        assert_eq!(error_of(b"GET / HTTP/1.10\r\n\r\n"), ParseError::BadVersion);
-    }
-
-    #[test]
-    fn missing_or_duplicate_host_is_400() {
-        let err = error_of(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n");
-        assert_eq!((err, err.status()), (ParseError::MissingHost, 400));
-        assert_eq!(error_of(&host("Host: b\r\n")), ParseError::DuplicateHost);
-        assert_eq!(error_of(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), ParseError::BadHost);
-    }
-
-    #[test]
-    fn content_length_and_transfer_encoding_together_are_400() {
-        let err = error_of(&host("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n"));
-        assert_eq!((err, err.status()), (ParseError::ContentLengthWithTransferEncoding, 400));
-        let err = error_of(&host("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"));
-        assert_eq!(err, ParseError::ContentLengthWithTransferEncoding);
-    }
-
-    #[test]
-    fn two_different_content_lengths_are_400() {
-        let err = error_of(&host("Content-Length: 3\r\nContent-Length: 4\r\n"));
-        assert_eq!((err, err.status()), (ParseError::ConflictingContentLength, 400));
-        assert_eq!(error_of(&host("Content-Length: 3, 4\r\n")), ParseError::ConflictingContentLength);
-    }
-
-    #[test]
-    fn malformed_content_length_is_400() {
-        for v in ["-1", "+3", "0x10", "", "1 2", "99999999999999999999"] {
-            let err = error_of(&host(&format!("Content-Length: {v}\r\n")));
-            assert_eq!(err, ParseError::BadContentLength, "{v:?}");
-        }
-    }
-
-    #[test]
-    fn unknown_transfer_coding_is_501() {
-        let err = error_of(&host("Transfer-Encoding: gzip\r\n"));
-        assert_eq!((err, err.status()), (ParseError::UnknownTransferCoding, 501));
-        assert_eq!(
-            error_of(&host("Transfer-Encoding: chunked, gzip\r\n")),
-            ParseError::UnknownTransferCoding
-        );
-    }
-
-    #[test]
-    fn bad_transfer_encoding_is_400() {
-        assert_eq!(
-            error_of(&host("Transfer-Encoding: chunked, chunked\r\n")),
-            ParseError::BadTransferEncoding
-        );
-        assert_eq!(
-            error_of(&host("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n")),
-            ParseError::BadTransferEncoding
-        );
-        assert_eq!(error_of(&host("Transfer-Encoding:\r\n")), ParseError::BadTransferEncoding);
-        assert_eq!(
-            error_of(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            ParseError::BadTransferEncoding
-        );
-    }
-
-    #[test]
-    fn bad_chunks_are_400() {
-        let chunked = |body: &str| {
-            format!("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{body}").into_bytes()
-        };
-        for body in [
-            "x\r\n",
-            "3\r\nabcX\r\n",
-            "3 x\r\n",
-            "-1\r\n",
-            "11111111111111111\r\n",
-            "3\r\nabc\r\n0\r\nbad trailer\r\n\r\n",
-        ] {
-            let err = error_of(&chunked(body));
-            assert!(
-                matches!(
-                    err,
-                    ParseError::BadChunk | ParseError::BadHeaderName | ParseError::WhitespaceBeforeColon
-                ),
-                "{body:?} gave {err:?}"
-            );
-            assert_eq!(err.status(), 400);
-        }
-        assert_eq!(error_of(&chunked("3\nabc")), ParseError::BareLf);
-        assert_eq!(error_of(&chunked(&"1".repeat(2000))), ParseError::BadChunk);
-    }
-
-    #[test]
-    fn long_target_is_414() {
-        let limits = Limits { max_target_len: 20, ..Limits::default() };
-        let ok = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(19));
-        assert!(Parser::new(limits).parse(ok.as_bytes()).is_ok());
-        let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(20));
-        let err = error_with(limits, long.as_bytes());
-        assert_eq!((err, err.status()), (ParseError::TargetTooLong, 414));
-        // Refused before the line ends: the client cannot make us buffer an endless target.
-        let endless = format!("GET /{}", "a".repeat(100));
-        assert_eq!(Parser::new(limits).parse(endless.as_bytes()).unwrap_err(), ParseError::TargetTooLong);
-        assert_eq!(Parser::new(limits).parse(&[b'A'; 100]).unwrap_err(), ParseError::BadRequestLine);
-    }
-
-    #[test]
-    fn too_many_headers_is_431() {
-        let limits = Limits { max_headers: 3, ..Limits::default() };
-        let ok = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
-        assert!(Parser::new(limits).parse(ok).is_ok());
-        let err = error_with(limits, b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
-        assert_eq!((err, err.status()), (ParseError::TooManyHeaders, 431));
-    }
-
-    #[test]
-    fn oversized_header_section_is_431() {
-        let limits = Limits { max_header_bytes: 20, ..Limits::default() };
-        // "Host: a\r\n" (9) + "X: 123456\r\n" (11) = 20 ... + "\r\n" = 22 > 20.
-        let err = error_with(limits, b"GET / HTTP/1.1\r\nHost: a\r\nX: 123456\r\n\r\n");
-        assert_eq!((err, err.status()), (ParseError::HeadersTooLarge, 431));
-        let ok = b"GET / HTTP/1.1\r\nHost: a\r\nX: 1234\r\n\r\n";
-        assert!(matches!(Parser::new(limits).parse(ok), Ok(Parsed::Complete { .. })));
-        // An endless header line is refused before it ends.
-        let mut endless = b"GET / HTTP/1.1\r\nX: ".to_vec();
-        endless.extend_from_slice(&[b'y'; 40]);
-        assert_eq!(Parser::new(limits).parse(&endless).unwrap_err(), ParseError::HeadersTooLarge);
-    }
-
-    #[test]
-    fn body_over_limit_is_413() {
-        let limits = Limits { max_body_bytes: 4, ..Limits::default() };
-        let err = error_with(limits, &host("Content-Length: 5\r\n"));
-        assert_eq!((err, err.status()), (ParseError::BodyTooLarge, 413));
-        let chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        assert_eq!(error_with(limits, chunked), ParseError::BodyTooLarge);
-        let fits = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n";
-        assert!(matches!(Parser::new(limits).parse(fits), Ok(Parsed::Complete { .. })));
-    }
-
-    #[test]
-    fn bare_cr_is_400() {
-        assert_eq!(error_of(&host("X: a\rb\r\n")), ParseError::BareCr);
-        assert_eq!(error_of(b"GET /a\rb HTTP/1.1\r\n\r\n"), ParseError::BareCr);
-        assert_eq!(error_of(b"GE\rT / HTTP/1.1\r\n\r\n"), ParseError::BareCr);
-        assert_eq!(error_of(&host("X\r: a\r\n")), ParseError::BareCr);
-        assert_eq!(ParseError::BareCr.status(), 400);
-    }
-
-    #[test]
-    fn bare_lf_is_400() {
-        assert_eq!(error_of(b"GET / HTTP/1.1\nHost: a\r\n\r\n"), ParseError::BareLf);
-        assert_eq!(error_of(b"GET / HTTP/1.1\r\nHost: a\n\r\n"), ParseError::BareLf);
-        assert_eq!(error_of(b"GET / HTTP/1.1\r\nHost: a\r\n\n"), ParseError::BareLf);
-    }
-
-    #[test]
-    fn nul_is_400() {
-        assert_eq!(error_of(&host("X: a\0b\r\n")), ParseError::Nul);
-        assert_eq!(error_of(b"GET /\0 HTTP/1.1\r\n\r\n"), ParseError::Nul);
-        assert_eq!(error_of(&host("X\0: a\r\n")), ParseError::Nul);
-        assert_eq!(ParseError::Nul.status(), 400);
-    }
-
-    #[test]
-    fn obs_fold_is_400() {
-        let err = error_of(&host("X: a\r\n  continued\r\n"));
-        assert_eq!((err, err.status()), (ParseError::ObsFold, 400));
-        assert_eq!(error_of(&host("X: a\r\n\tcontinued\r\n")), ParseError::ObsFold);
-    }
-
-    #[test]
-    fn whitespace_before_colon_is_400() {
-        let err = error_of(&host("Content-Length : 3\r\n"));
-        assert_eq!((err, err.status()), (ParseError::WhitespaceBeforeColon, 400));
-        assert_eq!(error_of(&host("X\t: 3\r\n")), ParseError::WhitespaceBeforeColon);
-    }
-
-    #[test]
-    fn malformed_header_names_and_values_are_400() {
-        assert_eq!(error_of(&host("no colon\r\n")), ParseError::WhitespaceBeforeColon);
-        assert_eq!(error_of(&host("nocolon\r\n")), ParseError::BadHeaderName);
-        assert_eq!(error_of(&host(": empty name\r\n")), ParseError::BadHeaderName);
-        assert_eq!(error_of(&host("X(y): 1\r\n")), ParseError::BadHeaderName);
-        assert_eq!(error_of(&host("X: a\x01b\r\n")), ParseError::BadHeaderValue);
-        assert_eq!(error_of(&host("X: a\x7fb\r\n")), ParseError::BadHeaderValue);
-    }
-
-    #[test]
-    fn errors_stick() {
-        let mut parser = Parser::default();
-        let bad = b"GET / HTTP/9.9\r\n\r\n";
-        assert_eq!(parser.parse(bad).unwrap_err(), ParseError::UnsupportedVersion);
-        assert_eq!(parser.parse(bad).unwrap_err(), ParseError::UnsupportedVersion);
-    }
-
-    #[test]
-    fn find_byte_matches_naive_search() {
-        let hay: Vec<u8> = (0..200u32).map(|i| (i * 7 % 13) as u8).collect();
-        for needle in 0..14u8 {
-            for start in 0..20 {
-                let s = &hay[start..];
-                assert_eq!(find_byte(s, needle), s.iter().position(|&b| b == needle));
-            }
-        }
-        assert_eq!(find_byte(b"", b'\n'), None);
-        assert_eq!(find_byte(b"\x80\x0a", b'\n'), Some(1));
-        assert_eq!(find_byte(b"abcdefgh\x01\n", b'\n'), Some(9));
-    }
-
-    #[test]
-    fn find_control_matches_naive_search() {
-        let mut rng = 0x1234_5678_9abc_def0u64;
-        for _ in 0..2000 {
-            let len = (rng % 40) as usize;
-            let mut value = Vec::new();
-            for _ in 0..len {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                // Mostly printable, sometimes a tab, DEL, obs-text or another control byte.
-                let b = match rng % 16 {
-                    0 => [0u8, 9, 0x1f, 0x7f, 0x80, 0xff, b'\r', 0x20][(rng >> 8) as usize % 8],
-                    _ => 0x21 + (rng >> 8) as u8 % 0x5e,
-                };
-                value.push(b);
-            }
-            let naive = value.iter().copied().find(|&b| is_control(b));
-            assert_eq!(find_control(&value), naive, "{value:?}");
-        }
-        assert_eq!(find_control(b"tab\tonly and text"), None);
-        assert_eq!(find_control(b"12345678\x7f"), Some(0x7f));
-    }
-
-    #[test]
-    fn no_growth_of_header_list_after_first_request() {
-        let text = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
-        let mut parser = Parser::default();
-        parser.parse(text).unwrap();
-        let capacity = parser.head.headers.capacity();
-        for _ in 0..10 {
-            parser.parse(text).unwrap();
-            assert_eq!(parser.head.headers.capacity(), capacity);
-        }
-    }
-}
+pub(crate) mod tests;

@@ -6,6 +6,7 @@
 //! through, so `%zz` can never mean two different things to two layers of the server. `+`
 //! means space only in a query string (HTML form encoding), never in a path.
 
+use crate::grammar::hex_value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -31,15 +32,6 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
 
 // ANCHOR: decode
 /// Decodes `%XX` escapes (and `+` as space when `plus_is_space`).

@@ -5,74 +5,8 @@
 //! query, header names and values, route parameters) is a [`Span`] into those bytes, so the
 //! accessors return borrowed `&str`/`&[u8]` without copying.
 
-use crate::parser::{Method, Version};
+use crate::message::{HeaderSpan, Method, Span, Version};
 use std::sync::Arc;
-
-/// A half-open byte range `start..end` into a request's bytes. `u32` keeps header tables
-/// small; the parser's limits keep every offset far below 4 GiB.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Span {
-    /// First byte.
-    pub start: u32,
-    /// One past the last byte.
-    pub end: u32,
-}
-
-impl Span {
-    /// The span `start..end` (offsets are below the parser's limits, so they fit in u32).
-    pub fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end as u32 }
-    }
-
-    /// The bytes this span covers.
-    pub fn of<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
-        &bytes[self.start as usize..self.end as usize]
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        (self.end - self.start) as usize
-    }
-
-    /// True when the span covers no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-}
-
-/// Where one header's name and value are.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HeaderSpan {
-    /// The name, as sent (compare it case-insensitively).
-    pub name: Span,
-    /// The value without surrounding whitespace.
-    pub value: Span,
-}
-
-impl HeaderSpan {
-    /// Bytes one header occupies in a request's header table.
-    const ENCODED_LEN: usize = 16;
-
-    /// Appends the four offsets, little-endian.
-    fn encode(&self, out: &mut Vec<u8>) {
-        for n in [self.name.start, self.name.end, self.value.start, self.value.end] {
-            out.extend_from_slice(&n.to_le_bytes());
-        }
-    }
-
-    /// Reads back what [`HeaderSpan::encode`] wrote (`entry` is exactly 16 bytes).
-    fn decode(entry: &[u8]) -> HeaderSpan {
-        let word = |i: usize| {
-            let mut four = [0u8; 4];
-            four.copy_from_slice(&entry[i * 4..i * 4 + 4]);
-            u32::from_le_bytes(four)
-        };
-        HeaderSpan {
-            name: Span { start: word(0), end: word(1) },
-            value: Span { start: word(2), end: word(3) },
-        }
-    }
-}
 
 /// The most `:param`/`*rest` captures one route pattern may have.
 pub const MAX_PARAMS: usize = 8;
@@ -315,43 +249,4 @@ fn flag(bit: u8, set: bool) -> u8 {
 /// length, and that costs one comparison.
 fn same_name(candidate: &[u8], wanted: &[u8]) -> bool {
     candidate.len() == wanted.len() && candidate.eq_ignore_ascii_case(wanted)
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::parser::tests::parse_one;
-
-    #[test]
-    fn many_headers_spill_to_the_heap_and_still_work() {
-        let mut text = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
-        for i in 0..30 {
-            text.push_str(&format!("X-{i}: v{i}\r\n"));
-        }
-        text.push_str("\r\n");
-        let req = parse_one(text.as_bytes()).unwrap();
-        assert_eq!(req.header_str("x-29"), Some("v29"));
-        assert_eq!(req.headers().count(), 31);
-    }
-
-    #[test]
-    fn request_is_small_enough_to_move_inline() {
-        assert!(std::mem::size_of::<super::Request>() <= 112, "{}", std::mem::size_of::<super::Request>());
-        assert!(std::mem::size_of::<crate::Parsed>() <= 120);
-    }
-
-    #[test]
-    fn repeated_headers_are_all_visible() {
-        let req = parse_one(b"GET / HTTP/1.1\r\nHost: a\r\nAccept: a\r\naccept: b\r\n\r\n").unwrap();
-        let all: Vec<&[u8]> = req.header_all("Accept").collect();
-        assert_eq!(all, [&b"a"[..], &b"b"[..]]);
-    }
-
-    #[test]
-    fn query_param_decodes() {
-        let req = parse_one(b"GET /s?q=a+b%21&n=1 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        assert_eq!(req.query_param("q").unwrap().as_deref(), Some("a b!"));
-        assert_eq!(req.query_param("zz").unwrap(), None);
-        let bad = parse_one(b"GET /s?q=%zz HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        assert!(bad.query_param("q").is_err());
-    }
 }

@@ -12,7 +12,8 @@
 //! so a large file never has to sit in memory whole.
 
 use crate::date::DATE_LEN;
-use crate::parser::{ParseError, Version};
+use crate::message::Version;
+use crate::parser::error::ParseError;
 use std::borrow::Cow;
 use std::fmt;
 use std::io;

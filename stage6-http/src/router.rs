@@ -25,7 +25,7 @@
 //! state shared between workers (captured by the closure) must be thread-safe (`Arc<AtomicU64>`,
 //! `Arc<Mutex<..>>`). That is the same split a thread-per-core server makes.
 
-use crate::parser::Method;
+use crate::message::Method;
 use crate::request::{MAX_PARAMS, Params, Request};
 use crate::response::Response;
 use std::future::{Future, ready};

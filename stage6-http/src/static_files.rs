@@ -392,7 +392,7 @@ mod tests {
     /// Serializes `response` for an HTTP/1.1 request: (head, body).
     fn written(response: Response, head_request: bool) -> (String, Vec<u8>) {
         let ctx = crate::response::WriteContext {
-            version: crate::Version::Http11,
+            version: crate::message::Version::Http11,
             head_request,
             keep_alive: true,
             date: b"Sun, 06 Nov 1994 08:49:37 GMT",

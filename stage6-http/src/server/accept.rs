@@ -1,0 +1,127 @@
+//! The accept loop, and the task that serves each accepted connection.
+
+use crate::response::Response;
+use crate::server::connection::Connection;
+use crate::server::worker::Worker;
+use stage2_select_callbacks::trace;
+use stage5_async_await::combinators::{Either, select};
+use stage5_async_await::net::{TcpListener, TcpStream};
+use stage5_async_await::spawn;
+use stage5_async_await::sync::event::Event;
+use stage5_async_await::time::sleep;
+use std::future::Future;
+use std::io::{self, Write as _};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Connections past `max_connections` being answered 503 at once, per worker. Past this too,
+/// a new connection is closed without a word: answering costs a task each, and a flood must
+/// not turn into a flood of tasks.
+const MAX_TURNING_AWAY: usize = 64;
+
+// ANCHOR: accept_loop
+/// Accepts until shutdown begins. A connection past the worker's share of `max_connections`
+/// is answered `503` and closed; accept errors are reported and survived (stage 5's `accept`
+/// already backs off when the process is out of file descriptors, instead of spinning).
+pub(super) async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutdown: &Event) {
+    loop {
+        match select(listener.accept(), shutdown.wait()).await {
+            Either::Left(Ok((stream, peer))) => {
+                trace!("http: connection from {peer}");
+                // Responses are written whole; Nagle would only delay the last segment of
+                // a pipelined burst or a streamed body.
+                let _ = stream.set_nodelay(true);
+                if worker.open.get() < worker.max_open {
+                    // Dropping the JoinHandle detaches the task: it runs until the client is done.
+                    drop(spawn(serve_connection(stream, worker.clone())));
+                } else if worker.turning_away.get() < MAX_TURNING_AWAY {
+                    worker.turning_away.set(worker.turning_away.get() + 1);
+                    drop(spawn(turn_away(stream, worker.clone())));
+                } // else: dropped here, closed without an answer
+            }
+            Either::Left(Err(e)) => {
+                // Not eprintln!, which panics once stderr has gone: the server goes on.
+                let _ = writeln!(io::stderr(), "stage6-server: accept failed: {e}");
+                sleep(Duration::from_millis(100)).await;
+            }
+            Either::Right(()) => return,
+        }
+    }
+}
+// ANCHOR_END: accept_loop
+
+// ANCHOR: serve_connection
+/// The connection task. Not an `async fn`: an `async fn` keeps its arguments (`stream`,
+/// `worker`) in its state *and* the locals built from them (`connection`), for 40 bytes more
+/// in every connection's task. An `async move` block captures the finished `Admitted` once.
+pub(super) fn serve_connection(stream: TcpStream, worker: Rc<Worker>) -> impl Future<Output = ()> {
+    worker.count(|s| s.connections += 1);
+    worker.open.set(worker.open.get() + 1); // given back by `Admitted::drop`
+    let mut admitted = Admitted { connection: Connection::new(stream), worker };
+    async move {
+        let Admitted { connection, worker } = &mut admitted;
+        match connection.run(worker).await {
+            Ok(()) => trace!("http: connection closed"),
+            Err(e) => trace!("http: connection dropped: {e}"),
+        }
+    }
+}
+
+/// A connection counted in its worker's `open` (and maybe `busy`). Giving those back in
+/// `Drop` rather than after `run` returns means they are given back however the task ends:
+/// returning, a panic the executor catches, or the runtime dropping it at shutdown. A leaked
+/// place would shrink `max_connections` for good; a leaked in-flight mark would make every
+/// later shutdown wait for its whole deadline.
+struct Admitted {
+    connection: Connection,
+    worker: Rc<Worker>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let worker = &self.worker;
+        self.connection.set_busy(worker, false);
+        worker.give_back(std::mem::take(&mut self.connection.out));
+        worker.open.set(worker.open.get() - 1);
+    }
+}
+// ANCHOR_END: serve_connection
+
+/// A connection over the limit: `503` with `Retry-After`, closed politely (the client learns
+/// the server is full rather than waiting in a queue or seeing a reset).
+async fn turn_away(stream: TcpStream, worker: Rc<Worker>) {
+    trace!("http: {} connections open, turning one away", worker.open.get());
+    worker.count(|s| s.turned_away += 1);
+    let mut connection = Connection::new(stream);
+    let busy = Response::error(503).header("Retry-After", "1").close();
+    let _ = connection.write_response(&worker, busy, None);
+    let _ = connection.close(&worker).await;
+    worker.give_back(std::mem::take(&mut connection.out));
+    worker.turning_away.set(worker.turning_away.get() - 1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::Router;
+    use crate::server::config::ServerConfig;
+    use stage5_async_await::Runtime;
+    use std::sync::Arc;
+
+    /// The connection's state lives in its task for as long as the client keeps the
+    /// connection open, idle or not; this keeps an eye on its size (1,512 bytes at first,
+    /// 800 after the flush and dispatch rework, 344 once the parser became a loan and no
+    /// `async fn` kept its arguments twice: see the chapter).
+    #[test]
+    fn connection_future_stays_small() {
+        let runtime = Runtime::new().unwrap();
+        runtime.block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let worker = Rc::new(Worker::new(Arc::new(Router::new()), ServerConfig::default()));
+            let future = serve_connection(TcpStream::from_std(client).unwrap(), worker);
+            let size = std::mem::size_of_val(&future);
+            assert!(size <= 384, "connection future grew to {size} bytes");
+        });
+    }
+}
