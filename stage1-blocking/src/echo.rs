@@ -13,7 +13,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use crate::workshop::lock;
 
 // ANCHOR: handle_client
 /// Echoes everything `stream` sends until it closes its side, then returns the byte count.
@@ -78,7 +82,19 @@ pub fn serve_one_at_a_time(connections: impl IntoIterator<Item = io::Result<TcpS
 /// Accepts clients and gives each a thread of its own, so a slow or idle client no longer
 /// holds up the others. Returns when `connections` ends and every client thread is done.
 pub fn serve_thread_per_client(connections: impl IntoIterator<Item = io::Result<TcpStream>>) {
-    let mut clients: Vec<JoinHandle<()>> = Vec::new();
+    serve_thread_per_client_counted(connections, &Arc::new(ClientThreads::default()));
+}
+
+/// [`serve_thread_per_client`], counting its client threads in `threads` (tests watch it).
+///
+/// Each thread is *detached*: nobody keeps its `JoinHandle`. A finished thread's stack and
+/// handle are then given back the moment it ends, not when the accept loop next looks (and
+/// the accept loop sleeps in `accept` until the next client, which may be never). What the
+/// loop still needs, "are they all done?" at the end, a counter answers.
+pub fn serve_thread_per_client_counted(
+    connections: impl IntoIterator<Item = io::Result<TcpStream>>,
+    threads: &Arc<ClientThreads>,
+) {
     for conn in connections {
         let stream = match conn {
             Ok(stream) => stream,
@@ -88,16 +104,69 @@ pub fn serve_thread_per_client(connections: impl IntoIterator<Item = io::Result<
                 continue;
             }
         };
-        clients.retain(|c| !c.is_finished()); // keep only threads still serving
-        match thread::Builder::new().name("echo-client".into()).spawn(move || serve_and_log(stream)) {
-            Ok(client) => clients.push(client),
-            // Out of threads: this client is closed (the stream was moved into the failed
-            // closure and dropped with it), the server keeps accepting.
-            Err(e) => eprintln!("cannot start a thread for a client: {e}"),
+        let running = ClientThreads::start(threads); // counted until dropped, panic or not
+        let spawned = thread::Builder::new().name("echo-client".into()).spawn(move || {
+            let _running = running;
+            serve_and_log(stream);
+        });
+        // Out of threads: this client is closed (the stream and the count were moved into the
+        // failed closure and dropped with it), the server keeps accepting. Dropping the handle
+        // of a started thread detaches it.
+        if let Err(e) = spawned {
+            eprintln!("cannot start a thread for a client: {e}");
         }
     }
-    for client in clients {
-        let _ = client.join();
-    }
+    threads.wait_until(|live| live == 0);
 }
 // ANCHOR_END: serve_thread_per_client
+
+// ANCHOR: client_threads
+/// How many client threads are running: a number, not a list of handles, so a server that
+/// has seen a million clients holds no more than one that has seen one.
+#[derive(Debug, Default)]
+pub struct ClientThreads {
+    live: Mutex<usize>,
+    changed: Condvar,
+}
+
+/// One running client thread; dropping it (when the thread ends, even by a panic) counts it out.
+struct Running(Arc<ClientThreads>);
+
+impl ClientThreads {
+    fn start(threads: &Arc<ClientThreads>) -> Running {
+        *lock(&threads.live) += 1;
+        Running(Arc::clone(threads))
+    }
+
+    /// Client threads running now.
+    pub fn live(&self) -> usize {
+        *lock(&self.live)
+    }
+
+    /// Blocks until `condition(live)` holds.
+    pub fn wait_until(&self, condition: impl Fn(usize) -> bool) {
+        let mut live = lock(&self.live);
+        while !condition(*live) {
+            live = self.changed.wait(live).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Like [`ClientThreads::wait_until`], giving up after `timeout`; returns whether
+    /// `condition` held (tests use it, so a broken server fails them instead of hanging).
+    pub fn wait_until_for(&self, timeout: Duration, condition: impl Fn(usize) -> bool) -> bool {
+        let live = lock(&self.live);
+        let (live, _) = self
+            .changed
+            .wait_timeout_while(live, timeout, |live| !condition(*live))
+            .unwrap_or_else(PoisonError::into_inner);
+        condition(*live)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        *lock(&self.0.live) -= 1;
+        self.0.changed.notify_all();
+    }
+}
+// ANCHOR_END: client_threads

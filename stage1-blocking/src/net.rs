@@ -28,6 +28,12 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 // ANCHOR_END: bind_listener
 
+/// How long an accept loop that ran out of file descriptors waits before trying again, when
+/// nothing tells it sooner that one came back. Short enough that clients barely notice, long
+/// enough that a server with nothing to do meanwhile costs no CPU. Every accept loop of stages
+/// 1 to 4 uses it.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// What an accept loop does after `accept` failed: it keeps going, sometimes after a pause.
 ///
 /// Some failures belong to one connection that died in the queue (`ECONNABORTED`): just accept
@@ -36,7 +42,7 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 /// finishing connections give descriptors back. Never a reason to bring the server down.
 pub fn accept_backoff(err: &io::Error) {
     if out_of_descriptors(err) {
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(ACCEPT_BACKOFF);
     }
 }
 

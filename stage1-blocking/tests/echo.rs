@@ -2,7 +2,9 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener};
+use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use stage1_blocking::workshop::testkit::{
     self, EchoLoad, connect, connect_small_buffers, echo_exchange, echo_round_trip, payload, read_all,
@@ -140,4 +142,37 @@ fn a_client_vanishing_mid_transfer_does_not_stop_the_server() {
         assert_eq!(echo_round_trip(addr, data.clone(), 4096).unwrap(), data, "threaded: {threaded}");
         server.join().unwrap();
     }
+}
+
+#[test]
+fn thread_per_client_lets_go_of_finished_threads_without_waiting_for_another_client() {
+    // A finished client thread must not stay on the server's books (before the fix, its
+    // JoinHandle, and with it the thread's memory, stayed until the next client connected: a
+    // server that saw 10,000 clients and then none held 258 MB).
+    const CLIENTS: usize = 5;
+    let listener = listener();
+    let addr = listener.local_addr().unwrap();
+    let threads = Arc::new(echo::ClientThreads::default());
+    let counted = Arc::clone(&threads);
+    // One more connection than the clients below: the server is still in `accept` (waiting
+    // for that one) while we watch its count; the last connection lets it return.
+    let server = thread::spawn(move || {
+        echo::serve_thread_per_client_counted(listener.incoming().take(CLIENTS + 1), &counted)
+    });
+    for i in 0..CLIENTS {
+        let data = payload(20 + i as u64, 1000);
+        assert_eq!(echo_round_trip(addr, data.clone(), 256).unwrap(), data);
+    }
+    // Every client has its echo and has closed; no further client connects. The count must
+    // fall to 0 by itself.
+    let guard = Duration::from_secs(20);
+    assert!(
+        threads.wait_until_for(guard, |live| live == 0),
+        "{} client thread(s) still counted {guard:?} after their clients left: the server keeps \
+         finished threads until another client connects",
+        threads.live()
+    );
+    drop(connect(addr).unwrap()); // the last connection: the server returns
+    server.join().unwrap();
+    assert_eq!(threads.live(), 0);
 }

@@ -8,18 +8,24 @@
 //! and 4:
 //!
 //! ```text
-//!   read_from(stream) ──> [ sent bytes | pending bytes | free room ] ──send_to(stream)──> kernel
-//!                                      ^ pending() ^
+//!   send_or_keep(stream, bytes just read) ──> kernel; what it refused ──> [ pending bytes ]
+//!   send_to(stream), on writable:  [ sent bytes | pending bytes ] ──> kernel
+//!                                              ^ pending() ^
 //!   has_room(): false once pending() reaches the high water mark,
 //!               true again once it has drained below the low water mark
 //! ```
+//!
+//! The buffer holds memory only while bytes wait in it: emptied, it gives its memory back. A
+//! server reads into one scratch buffer that all its connections share, and a connection whose
+//! echo went out whole (nearly every one, nearly always) keeps nothing: what an idle connection
+//! costs is its socket, not the largest burst it once sent.
 //!
 //! Without a bound, a client that sends and never reads would make the server buffer
 //! everything it sends. With one, the server stops *reading* that client while the buffer is
 //! full; the client's bytes then wait in the kernel, TCP's window closes, and the client's own
 //! `write` blocks: the slow reader slows down its own sending, and nobody else.
 
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind};
 use std::net::TcpStream;
 
 use crate::net::send_nosignal;
@@ -91,25 +97,32 @@ impl WriteBuffer {
         self.bytes.extend_from_slice(bytes);
     }
 
-    /// One `read` of at most `max` bytes from `stream`, appended to the pending bytes. Returns
-    /// what `read` returned: `Ok(0)` is EOF, `WouldBlock` is passed on (the caller waits for
-    /// readable again), `EINTR` is retried here. `max` must be at least 1: a zero-byte read
-    /// also returns 0, and would look like EOF.
-    pub fn read_from(&mut self, mut stream: impl Read, max: usize) -> io::Result<usize> {
-        self.compact();
-        let used = self.bytes.len();
-        // Read straight into the free room at the end (zeroed first: safe Rust only).
-        self.bytes.resize(used + max, 0);
-        let result = loop {
-            match stream.read(&mut self.bytes[used..]) {
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        let n = *result.as_ref().unwrap_or(&0);
-        self.bytes.truncate(used + n);
-        result
+    /// How many bytes of memory the buffer holds (its capacity), pending or not. An empty
+    /// buffer holds none: see [`WriteBuffer::send_to`].
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
     }
+
+    // ANCHOR: send_or_keep
+    /// Sends `bytes` (after whatever is already pending) as far as the socket takes them now,
+    /// and keeps the rest. Returns how many bytes were sent by this call.
+    ///
+    /// When nothing is pending, which is nearly always, `bytes` go straight from the caller's
+    /// memory (a scratch buffer the whole loop shares) to the kernel, and the buffer only
+    /// stores what the socket refused: an idle connection, or one whose echo went out whole,
+    /// holds no memory of its own.
+    pub fn send_or_keep(&mut self, stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+        if !self.is_empty() {
+            self.push(bytes); // behind what waits already, or the order would change
+            return self.send_to(stream);
+        }
+        let sent = send_some(stream, bytes)?;
+        if sent < bytes.len() {
+            self.push(&bytes[sent..]);
+        }
+        Ok(sent)
+    }
+    // ANCHOR_END: send_or_keep
 
     // ANCHOR: send_to
     /// Sends pending bytes until none are left or the socket takes no more for now. Returns
@@ -117,20 +130,12 @@ impl WriteBuffer {
     /// *writable*. A peer that has gone is an error (`EPIPE`, never a `SIGPIPE`: see
     /// [`send_nosignal`]).
     pub fn send_to(&mut self, stream: &TcpStream) -> io::Result<usize> {
-        let before = self.sent;
-        while self.sent < self.bytes.len() {
-            match send_nosignal(stream, &self.bytes[self.sent..]) {
-                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
-                Ok(n) => self.sent += n,
-                // The kernel's send buffer is full: the rest waits here, not on the floor.
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        let sent_now = self.sent - before;
+        let sent_now = send_some(stream, &self.bytes[self.sent..])?;
+        self.sent += sent_now;
         if self.is_empty() {
-            self.bytes.clear();
+            // Give the memory back, not just the bytes: ten thousand idle connections must
+            // not each keep the largest buffer they ever needed.
+            self.bytes = Vec::new();
             self.sent = 0;
         }
         Ok(sent_now)
@@ -144,6 +149,23 @@ impl WriteBuffer {
             self.sent = 0;
         }
     }
+}
+
+/// Sends from `bytes` until all are sent or the socket takes no more for now (`WouldBlock`:
+/// the kernel's send buffer is full). Returns how many were sent, maybe 0.
+fn send_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match send_nosignal(stream, &bytes[sent..]) {
+            Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
+            Ok(n) => sent += n,
+            // The kernel's send buffer is full: the caller keeps the rest, not the floor.
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
 }
 
 #[cfg(test)]
@@ -167,12 +189,32 @@ mod tests {
     }
 
     #[test]
-    fn read_from_appends_and_passes_eof_on() {
+    fn send_or_keep_keeps_only_what_the_socket_refused_and_frees_it_once_sent() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
         let mut buf = WriteBuffer::new();
-        assert_eq!(buf.read_from(&b"hello"[..], 3).unwrap(), 3);
-        assert_eq!(buf.read_from(&b"lo"[..], 16).unwrap(), 2);
-        assert_eq!(buf.read_from(&b""[..], 16).unwrap(), 0);
-        assert_eq!(buf.bytes, b"hello");
-        assert!(buf.has_room(), "no water marks");
+        // A small write goes straight out: nothing kept, no memory held.
+        assert_eq!(buf.send_or_keep(&server, b"hello").unwrap(), 5);
+        assert_eq!((buf.pending(), buf.capacity()), (0, 0));
+        // Far more than the kernel takes while the client reads nothing: the rest is kept.
+        let big: Vec<u8> = (0..64 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let sent = buf.send_or_keep(&server, &big).unwrap();
+        assert!(sent < big.len(), "the kernel took all 64 MiB at once");
+        assert_eq!(buf.pending(), big.len() - sent);
+        // Now the client reads everything: once the buffer is drained, its memory is gone.
+        let reader = std::thread::spawn(move || {
+            let mut client = client;
+            let mut got = vec![0u8; 5 + big.len()];
+            client.read_exact(&mut got).unwrap();
+            got[5..] == big[..]
+        });
+        server.set_nonblocking(false).unwrap(); // so send_to waits for the reader instead of spinning
+        buf.send_to(&server).unwrap();
+        assert!(buf.is_empty());
+        assert_eq!(buf.capacity(), 0, "an emptied buffer still holds memory");
+        assert!(reader.join().unwrap(), "bytes came back out of order");
     }
 }

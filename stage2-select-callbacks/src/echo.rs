@@ -22,7 +22,7 @@
 //! on our side, instead of blocking the loop or dropping bytes.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -30,6 +30,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use stage1_blocking::net::{ACCEPT_BACKOFF, out_of_descriptors};
 
 use crate::buffer::WriteBuffer;
 use crate::event_loop::EventLoop;
@@ -55,6 +58,9 @@ pub struct EchoStats {
     max_buffered: AtomicUsize,
     read_pauses: AtomicU64,
     accept_pauses: AtomicU64,
+    accept_episodes: AtomicU64,
+    accept_retries: AtomicU64,
+    buffer_bytes: AtomicUsize,
     /// Lets another thread wait for a counter to change (see [`EchoStats::wait_until`]).
     changed: Condvar,
     lock: Mutex<()>,
@@ -86,9 +92,25 @@ impl EchoStats {
     pub fn read_pauses(&self) -> u64 {
         self.read_pauses.load(Ordering::Relaxed)
     }
-    /// How many times the server stopped accepting because it ran out of file descriptors.
+    /// How many times the server stopped accepting because it ran out of file descriptors:
+    /// one per failed `accept` (each failure stops watching the listener for a while).
     pub fn accept_pauses(&self) -> u64 {
         self.accept_pauses.load(Ordering::Relaxed)
+    }
+    /// How many times the server *began* running out of file descriptors (one log line each):
+    /// an episode lasts until the accept queue is empty again. See [`AcceptBackoff`].
+    pub fn accept_episodes(&self) -> u64 {
+        self.accept_episodes.load(Ordering::Relaxed)
+    }
+    /// How many times the back-off timer ran out and the server tried accepting again (the
+    /// other way to try again is a connection closing).
+    pub fn accept_retries(&self) -> u64 {
+        self.accept_retries.load(Ordering::Relaxed)
+    }
+    /// Bytes of memory the server holds right now in its connections' own buffers (their
+    /// capacity, used or not). Idle connections should hold none.
+    pub fn buffer_bytes(&self) -> usize {
+        self.buffer_bytes.load(Ordering::Relaxed)
     }
 
     /// Records an accepted connection.
@@ -110,9 +132,28 @@ impl EchoStats {
         self.read_pauses.fetch_add(1, Ordering::Relaxed);
         self.notify();
     }
-    /// Records that the server stopped accepting for lack of file descriptors.
+    /// Records that the server stopped accepting for lack of file descriptors (and wakes
+    /// [`EchoStats::wait_until`]).
     pub fn count_accept_pause(&self) {
         self.accept_pauses.fetch_add(1, Ordering::Relaxed);
+        self.notify();
+    }
+    /// Records the start of an out-of-descriptors episode (the one log line it gets).
+    pub fn count_accept_episode(&self) {
+        self.accept_episodes.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Records that the back-off timer fired and accepting starts again.
+    pub fn count_accept_retry(&self) {
+        self.accept_retries.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Records that a connection's own buffers went from holding `was` bytes of memory to
+    /// holding `now` (see [`EchoStats::buffer_bytes`]).
+    pub fn note_buffer_memory(&self, was: usize, now: usize) {
+        if now >= was {
+            self.buffer_bytes.fetch_add(now - was, Ordering::Relaxed);
+        } else {
+            self.buffer_bytes.fetch_sub(was - now, Ordering::Relaxed);
+        }
     }
     /// Records that a connection now holds `bytes` bytes waiting to be sent; keeps the largest
     /// (and wakes [`EchoStats::wait_until`] when it grows).
@@ -129,6 +170,17 @@ impl EchoStats {
         while !condition(self) {
             guard = self.changed.wait(guard).unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// [`EchoStats::wait_until`] that gives up after `timeout`; returns whether `condition`
+    /// held. Tests wait this way, so a broken server fails them instead of hanging them.
+    pub fn wait_until_for(&self, timeout: Duration, condition: impl Fn(&EchoStats) -> bool) -> bool {
+        let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |_| !condition(self))
+            .unwrap_or_else(PoisonError::into_inner);
+        condition(self)
     }
 
     /// After a run: Ok if exactly `accepted` connections were accepted, and no connection
@@ -148,12 +200,92 @@ impl EchoStats {
     }
 }
 
-/// What every connection shares: the listener, the counters, whether we are accepting.
+// ANCHOR: backoff
+/// What an event-loop accept loop does when it runs out of file descriptors (`EMFILE`,
+/// `ENFILE`, `ENOBUFS`, `ENOMEM`: stage 1's `net::out_of_descriptors`). The echo servers of
+/// stages 2, 3 and 4 share it.
+///
+/// The connection that could not be accepted stays queued, so the listener stays readable:
+/// waiting for readable again wakes at once, fails at once, and spins at 100% CPU (with a log
+/// line per failure, hundreds of thousands a second). So the server stops watching the
+/// listener and tries again when one of its connections closes (a descriptor came back) or
+/// when [`ACCEPT_BACKOFF`] has passed, whichever comes first. The timer is what saves a server
+/// that holds no connection at all (another part of the process, or the whole system, holds
+/// the descriptors): no close will ever wake it. And it says so once per *episode*, from the
+/// first failure until the accept queue is empty again: a server held at its limit by a flood
+/// says it once, not once for every connection that closes and lets one more in.
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    /// When to try accepting again; `None` while the listener is watched.
+    retry_at: Cell<Option<Instant>>,
+    /// In an episode: accept failed for lack of descriptors, and the queue has not been
+    /// emptied since.
+    starved: Cell<bool>,
+}
+
+impl AcceptBackoff {
+    /// `accept` failed with `err`, and [`out_of_descriptors`] says why: the caller stops
+    /// watching the listener. Counts the pause, logs the first one of an episode (naming
+    /// `server`), and sets the retry time.
+    pub fn ran_out(&self, err: &io::Error, stats: &EchoStats, server: &str) {
+        debug_assert!(out_of_descriptors(err));
+        stats.count_accept_pause();
+        if !self.starved.replace(true) {
+            stats.count_accept_episode();
+            eprintln!(
+                "{server}: accept: {err}; pausing accepts until a connection closes or for \
+                 {ACCEPT_BACKOFF:?} at a time (said once, until accepting works again)"
+            );
+        }
+        crate::trace!("echo: out of descriptors, listener paused");
+        self.retry_at.set(Some(Instant::now() + ACCEPT_BACKOFF));
+    }
+
+    /// `accept` found the queue empty (`WouldBlock`): every waiting client got in, so the
+    /// episode, if any, is over.
+    pub fn drained(&self) {
+        if self.starved.replace(false) {
+            crate::trace!("echo: accepting again, out-of-descriptors episode over");
+        }
+    }
+
+    /// A connection closed: if accepting is paused, the caller watches the listener again now
+    /// (returns true) instead of waiting for the timer.
+    pub fn resume(&self) -> bool {
+        self.retry_at.take().is_some()
+    }
+
+    /// How long the loop may sleep in `select` before a retry is due; `None` if no retry is
+    /// pending (sleep until an fd is ready).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.retry_at.get().map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Called after each turn of the loop: is the retry due? Then it is taken (and counted),
+    /// and the caller watches the listener again.
+    pub fn take_due(&self, stats: &EchoStats) -> bool {
+        match self.retry_at.get() {
+            Some(at) if at <= Instant::now() => {
+                self.retry_at.set(None);
+                stats.count_accept_retry();
+                true
+            }
+            _ => false,
+        }
+    }
+}
+// ANCHOR_END: backoff
+
+/// What every connection shares: the listener, the counters, the accept back-off, and the one
+/// buffer every read goes into.
 struct Server {
     listener: TcpListener,
     stats: Arc<EchoStats>,
-    /// False while accepting is paused because we ran out of file descriptors.
-    accepting: Cell<bool>,
+    /// Paused while out of file descriptors; see [`AcceptBackoff`].
+    backoff: AcceptBackoff,
+    /// [`READ_CHUNK`] bytes that every `read` of every connection goes into, one at a time
+    /// (one thread): a connection keeps only what its socket did not take back at once.
+    scratch: RefCell<Vec<u8>>,
 }
 
 // ANCHOR: conn
@@ -165,6 +297,8 @@ struct Conn {
     peer: SocketAddr,
     /// Bytes read from the client and not yet sent back, with the water marks.
     out: WriteBuffer,
+    /// The memory `out` held when last reported to the stats (its capacity).
+    held: usize,
     /// The client sent EOF: flush what is buffered, then close.
     eof: bool,
     /// Is a reader callback registered? (False while paused by back-pressure or after EOF.)
@@ -184,21 +318,37 @@ impl Conn {
         self.server.stats.count_echoed(sent);
         Ok(())
     }
+
+    /// Tells the stats how much memory this connection's buffer holds now.
+    fn report_memory(&mut self) {
+        let now = self.out.capacity();
+        self.server.stats.note_buffer_memory(self.held, now);
+        self.held = now;
+    }
 }
 
 // ANCHOR: serve
 /// Serves echo on `listener` forever on this thread (a server binary's `main`).
 pub fn serve(listener: TcpListener) -> io::Result<()> {
     let mut lp = EventLoop::new()?;
-    serve_on(&mut lp, listener, Arc::new(EchoStats::default()))?;
-    lp.run()
+    serve_on(&mut lp, listener, Arc::new(EchoStats::default()))
 }
 
-/// Registers the echo server's accept callback on `lp`; the caller runs the loop.
+/// Registers the echo server's accept callback on `lp` and runs the loop until a callback
+/// calls [`EventLoop::stop`].
 pub fn serve_on(lp: &mut EventLoop, listener: TcpListener, stats: Arc<EchoStats>) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let server = Rc::new(Server { listener, stats, accepting: Cell::new(true) });
-    watch_listener(lp, &server)
+    let scratch = RefCell::new(vec![0; READ_CHUNK]);
+    let server = Rc::new(Server { listener, stats, backoff: AcceptBackoff::default(), scratch });
+    watch_listener(lp, &server)?;
+    // The loop has no timers: while accepting is paused, the back-off bounds its sleep.
+    while !lp.stop_requested() {
+        lp.run_once_for(server.backoff.timeout())?;
+        if server.backoff.take_due(&server.stats) {
+            resume_accepting(lp, &server);
+        }
+    }
+    Ok(())
 }
 
 fn watch_listener(lp: &mut EventLoop, server: &Rc<Server>) -> io::Result<()> {
@@ -215,9 +365,16 @@ fn on_acceptable(lp: &mut EventLoop, server: &Rc<Server>) {
         match accept_nonblocking(&server.listener) {
             Ok((stream, peer)) => start_connection(lp, server, stream, peer),
             Err(e) => match classify_accept_error(&e) {
-                AcceptError::Drained => return,
+                AcceptError::Drained => return server.backoff.drained(),
                 AcceptError::TryNext => continue,
-                AcceptError::OutOfDescriptors => return pause_accepting(lp, server, &e),
+                AcceptError::OutOfDescriptors => {
+                    // Stop watching the listener; a close or the timer starts it again.
+                    server.backoff.ran_out(&e, &server.stats, "stage2-echo");
+                    if let Err(e) = lp.unregister_reader(server.listener.as_raw_fd()) {
+                        eprintln!("stage2-echo: cannot pause the listener: {e}");
+                    }
+                    return;
+                }
                 AcceptError::Other => {
                     eprintln!("stage2-echo: accept: {e}");
                     return;
@@ -227,26 +384,11 @@ fn on_acceptable(lp: &mut EventLoop, server: &Rc<Server>) {
     }
 }
 
-/// Out of descriptors: stop watching the listener until one of our connections closes
-/// ([`close`] starts it again), instead of spinning on a listener that stays readable.
-fn pause_accepting(lp: &mut EventLoop, server: &Rc<Server>, e: &io::Error) {
-    if server.stats.open() == 0 {
-        // None of ours to wait for (someone else holds the fds): keep trying.
-        eprintln!("stage2-echo: accept: {e} (and no connection of ours to wait for)");
-        return;
-    }
-    if server.stats.accept_pauses() == 0 {
-        // Once: under a flood this would repeat for every connection that closes.
-        eprintln!(
-            "stage2-echo: accept: {e}; not accepting until a connection closes \
-             (this happens each time we run out; logged only once)"
-        );
-    }
-    crate::trace!("echo: out of descriptors, listener paused");
-    server.stats.count_accept_pause();
-    server.accepting.set(false);
-    if let Err(e) = lp.unregister_reader(server.listener.as_raw_fd()) {
-        eprintln!("stage2-echo: cannot pause the listener: {e}");
+/// Watches the listener again after a pause (a connection closed, or the back-off ran out).
+fn resume_accepting(lp: &mut EventLoop, server: &Rc<Server>) {
+    crate::trace!("echo: trying to accept again");
+    if let Err(e) = watch_listener(lp, server) {
+        eprintln!("stage2-echo: cannot watch the listener again: {e}");
     }
 }
 
@@ -258,6 +400,7 @@ fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, 
         fd,
         peer,
         out: WriteBuffer::with_water_marks(HIGH_WATER, LOW_WATER),
+        held: 0,
         eof: false,
         reading: true,
         writing: false,
@@ -279,23 +422,39 @@ fn start_connection(lp: &mut EventLoop, server: &Rc<Server>, stream: TcpStream, 
 fn on_readable(lp: &mut EventLoop, shared: &Shared) {
     let mut guard = shared.borrow_mut();
     let conn = &mut *guard; // borrow the buffer and the stream separately
+    let server = Rc::clone(&conn.server);
+    let mut scratch = server.scratch.borrow_mut();
     // Stop at WouldBlock (nothing more for now), EOF, or a full buffer (back-pressure).
     while conn.out.pending() < HIGH_WATER {
-        match conn.out.read_from(&conn.stream, READ_CHUNK) {
+        match read_into(&conn.stream, &mut scratch) {
             Ok(0) => {
                 crate::trace!("echo: {} sent EOF, {} bytes left to send", conn.peer, conn.out.pending());
                 conn.eof = true;
                 break;
             }
-            Ok(_) => conn.server.stats.note_buffered(conn.out.pending()),
+            Ok(n) => {
+                server.stats.note_buffered(conn.out.pending() + n);
+                // Straight back from the scratch buffer; only what the socket refuses is kept.
+                match conn.out.send_or_keep(&conn.stream, &scratch[..n]) {
+                    Ok(sent) => server.stats.count_echoed(sent),
+                    Err(e) => return close(lp, conn, Some(e)),
+                }
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) => return close(lp, conn, Some(e)),
         }
     }
-    if let Err(e) = conn.flush() {
-        return close(lp, conn, Some(e));
-    }
     settle(lp, shared, conn);
+}
+
+/// One `read` into `buf`, retried on `EINTR`. `Ok(0)` is EOF.
+fn read_into(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Writable: send more of the buffer, then decide what to wait for next.
@@ -311,6 +470,7 @@ fn on_writable(lp: &mut EventLoop, shared: &Shared) {
 // ANCHOR: settle
 /// Makes the registered callbacks match the connection's state: the heart of back-pressure.
 fn settle(lp: &mut EventLoop, shared: &Shared, conn: &mut Conn) {
+    conn.report_memory();
     let pending = conn.out.pending();
     if conn.eof && pending == 0 {
         return close(lp, conn, None); // everything the client sent went back: done
@@ -373,15 +533,12 @@ fn close(lp: &mut EventLoop, conn: &mut Conn, error: Option<io::Error>) {
     }
     // Shut the socket now: our Rc may outlive this call by a little, the connection should not.
     let _ = conn.stream.shutdown(std::net::Shutdown::Both);
+    conn.out = WriteBuffer::new(); // its memory goes now, with the connection
+    conn.report_memory();
     let server = conn.server.clone();
     server.stats.count_closed();
-    if !server.accepting.get() {
-        // A descriptor came back: accept again.
-        crate::trace!("echo: a connection closed, accepting again");
-        match watch_listener(lp, &server) {
-            Ok(()) => server.accepting.set(true),
-            Err(e) => eprintln!("stage2-echo: cannot watch the listener again: {e}"),
-        }
+    if server.backoff.resume() {
+        resume_accepting(lp, &server); // a descriptor came back
     }
 }
 // ANCHOR_END: close
@@ -414,8 +571,7 @@ impl EchoServer {
                 let _keep_open = &stop_in_loop;
                 lp.stop();
             })?;
-            serve_on(&mut lp, listener, server_stats)?;
-            lp.run()
+            serve_on(&mut lp, listener, server_stats)
         })?;
         Ok(EchoServer { addr, stats, stop: Some(stop), thread: Some(thread) })
     }

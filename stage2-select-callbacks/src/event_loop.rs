@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::selector::{Direction, Events, Interest, Readiness, Selector, Token};
 
@@ -260,6 +260,11 @@ impl EventLoop {
         self.stop_requested = true;
     }
 
+    /// Has a callback called [`EventLoop::stop`] (since [`EventLoop::run`] last started)?
+    pub fn stop_requested(&self) -> bool {
+        self.stop_requested
+    }
+
     // ANCHOR: run
     /// Runs callbacks as their fds become ready, until no callback is registered (every job is
     /// done) or a callback calls [`EventLoop::stop`].
@@ -274,10 +279,17 @@ impl EventLoop {
 
     /// One turn: sleep in `select` until something is ready, then run the callbacks of this batch.
     pub fn run_once(&mut self) -> io::Result<()> {
+        self.run_once_for(None)
+    }
+
+    /// [`EventLoop::run_once`], sleeping at most `timeout` (`None`: until an fd is ready). The
+    /// loop has no timers of its own; a caller that must act after a while even if no fd
+    /// becomes ready (stage 2's echo server, waiting out `EMFILE`) runs the loop with this.
+    pub fn run_once_for(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         crate::trace!("loop: select on {} fds", self.tokens.len());
         // Only look at the clock when someone will read the answer.
         let asleep_since = crate::trace::enabled().then(Instant::now);
-        self.selector.select(&mut self.events, None)?;
+        self.selector.select(&mut self.events, timeout)?;
         if let Some(since) = asleep_since {
             let ms = since.elapsed().as_secs_f64() * 1000.0;
             crate::trace!("loop: woke after {ms:.1} ms with {} events", self.events.len());

@@ -10,8 +10,8 @@
 //! the client's own writes block. That chain is called back-pressure. The buffer is stage 2's
 //! [`WriteBuffer`]; what is new here is only *how* the connection waits: on futures.
 
-use std::cell::{Cell, RefCell};
-use std::io;
+use std::cell::RefCell;
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use stage2_select_callbacks::buffer::WriteBuffer;
+use stage2_select_callbacks::echo::AcceptBackoff;
 use stage2_select_callbacks::net::{AcceptError, accept_nonblocking, classify_accept_error};
 use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
@@ -98,10 +99,22 @@ impl EchoServer {
             listener: self.listener,
             stats: self.stats,
             stopped: stopped.clone(),
-            paused: Cell::new(false),
+            backoff: AcceptBackoff::default(),
+            scratch: RefCell::new(vec![0; BUFFER_LIMIT]),
         });
-        server.accept_soon();
-        lp.run_until_complete(&stopped)
+        Rc::clone(&server).accept_soon();
+        // `run_until_complete`, plus the one timer this loop lacks: while accepting is paused
+        // for lack of descriptors, the back-off bounds the sleep in `select`.
+        while !stopped.done() {
+            if !lp.has_work() && server.backoff.timeout().is_none() {
+                return Err(anyhow!("the echo server waits for nothing: no callback queued, no fd watched"));
+            }
+            lp.run_once_for(server.backoff.timeout())?;
+            if server.backoff.take_due(&server.stats) {
+                Rc::clone(&server).accept_soon();
+            }
+        }
+        Ok(stopped.take_result()?)
     }
     // ANCHOR_END: run
 }
@@ -111,8 +124,11 @@ struct Listening {
     listener: TcpListener,
     stats: Arc<EchoStats>,
     stopped: Future<()>,
-    /// Out of file descriptors: not waiting on the listener until a connection closes.
-    paused: Cell<bool>,
+    /// Out of file descriptors: not waiting on the listener until a connection closes or the
+    /// back-off runs out (stage 2's [`AcceptBackoff`]).
+    backoff: AcceptBackoff,
+    /// What every `read` of every connection goes into, one at a time (one thread).
+    scratch: RefCell<Vec<u8>>,
 }
 
 // ANCHOR: accept
@@ -137,16 +153,19 @@ impl Listening {
                     Connection::start(&self, stream);
                 }
                 Err(err) => match classify_accept_error(&err) {
-                    AcceptError::Drained => break,
+                    AcceptError::Drained => {
+                        self.backoff.drained();
+                        break;
+                    }
                     AcceptError::TryNext => {}
-                    AcceptError::OutOfDescriptors if self.stats.open() > 0 => {
+                    AcceptError::OutOfDescriptors => {
                         // Waiting for readable again would wake at once (the connection is
-                        // still queued): wait for one of ours to close instead (see `resume`).
-                        trace!("echo: accept failed: {err}; paused until a connection closes");
-                        self.paused.set(true);
+                        // still queued): wait for one of ours to close (see `resume`), or for
+                        // the back-off to run out (see `run_with`).
+                        self.backoff.ran_out(&err, &self.stats, "stage3-echo");
                         return;
                     }
-                    AcceptError::OutOfDescriptors | AcceptError::Other => {
+                    AcceptError::Other => {
                         trace!("echo: accept failed: {err}");
                         break;
                     }
@@ -158,7 +177,7 @@ impl Listening {
 
     /// A connection closed: if accepting was paused for lack of descriptors, start again.
     fn resume(self: &Rc<Self>) {
-        if self.paused.replace(false) {
+        if self.backoff.resume() {
             trace!("echo: a connection closed, accepting again");
             let this = Rc::clone(self);
             // On the next turn: by then the closing connection's socket is really closed.
@@ -178,6 +197,8 @@ struct Connection {
     stream: TcpStream,
     /// Bytes read and not yet written back; no reading while it holds [`BUFFER_LIMIT`].
     out: WriteBuffer,
+    /// The memory `out` held when last reported to the stats (its capacity).
+    held: usize,
     /// The client shut down its writing side; echo what is left, then close ours.
     eof: bool,
     /// The futures we wait on, so a fatal error can cancel the other one.
@@ -195,6 +216,7 @@ impl Connection {
             stream,
             // One limit, no hysteresis: read again as soon as there is room.
             out: WriteBuffer::with_water_marks(BUFFER_LIMIT, BUFFER_LIMIT),
+            held: 0,
             eof: false,
             reading: None,
             writing: None,
@@ -238,13 +260,11 @@ impl Connection {
             if conn.closed || ready.cancelled() {
                 return;
             }
-            if let Err(err) = ready.outcome().map_err(io::Error::other).and_then(|()| conn.read_some()) {
+            // Reads, and echoes at once: the socket is almost always writable.
+            if let Err(err) = ready.outcome().map_err(io::Error::other).and_then(|()| conn.read_and_echo()) {
                 return conn.close(&format!("read: {err}"));
             }
-            // Echo at once: the socket is almost always writable, and this saves a loop turn.
-            if let Err(err) = conn.write_some() {
-                return conn.close(&format!("write: {err}"));
-            }
+            conn.report_memory();
         }
         Connection::pump(this);
     }
@@ -259,25 +279,43 @@ impl Connection {
             if let Err(err) = ready.outcome().map_err(io::Error::other).and_then(|()| conn.write_some()) {
                 return conn.close(&format!("write: {err}"));
             }
+            conn.report_memory();
         }
         Connection::pump(this);
     }
 
-    /// One `read` into the free room of the buffer (never past [`BUFFER_LIMIT`]).
-    fn read_some(&mut self) -> io::Result<()> {
+    /// One `read` of at most the buffer's free room (so it never passes [`BUFFER_LIMIT`]),
+    /// into the loop's scratch buffer; what was read goes straight back to the client, and
+    /// only what the socket does not take stays in `out`.
+    fn read_and_echo(&mut self) -> io::Result<()> {
         let room = BUFFER_LIMIT.saturating_sub(self.out.pending());
         if room == 0 {
             return Ok(()); // full: a zero-byte read would return 0, which looks like EOF
         }
-        match self.out.read_from(&self.stream, room) {
-            Ok(0) => self.eof = true,
-            Ok(_) => {}
-            // Readiness was a hint, not a promise: nothing to read after all.
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => return Err(err),
-        }
-        self.stats.note_buffered(self.out.pending());
-        Ok(())
+        let server = Rc::clone(&self.server);
+        let mut scratch = server.scratch.borrow_mut();
+        let n = loop {
+            match (&self.stream).read(&mut scratch[..room]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => break n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                // Readiness was a hint, not a promise: nothing to read after all.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(err) => return Err(err),
+            }
+        };
+        self.stats.note_buffered(self.out.pending() + n);
+        self.out.send_or_keep(&self.stream, &scratch[..n]).map(drop)
+    }
+
+    /// Tells the stats how much memory this connection's buffer holds now.
+    fn report_memory(&mut self) {
+        let now = self.out.capacity();
+        self.stats.note_buffer_memory(self.held, now);
+        self.held = now;
     }
 
     /// Writes buffered bytes until the buffer is empty or the kernel says `WouldBlock`.
@@ -290,6 +328,8 @@ impl Connection {
     fn close(&mut self, why: &str) {
         trace!("echo: closing fd {} ({why})", self.stream.as_raw_fd());
         self.closed = true;
+        self.out = WriteBuffer::new(); // its memory goes now, with the connection
+        self.report_memory();
         self.stats.count_closed();
         for waiting in [self.reading.take(), self.writing.take()].into_iter().flatten() {
             waiting.cancel();

@@ -218,9 +218,16 @@ impl EventLoop {
     /// callbacks that were queued at that point (the ones they queue run on the next turn, so a
     /// callback that keeps rescheduling itself cannot starve the sockets).
     pub fn run_once(&self) -> io::Result<()> {
-        if self.watched() > 0 {
+        self.run_once_for(None)
+    }
+
+    /// [`EventLoop::run_once`], sleeping in `select` at most `limit` (even with no fd watched).
+    /// The loop has no timers; a caller that must act after a while whatever the fds do (the
+    /// echo server waiting out `EMFILE`) runs it this way and checks the clock after each turn.
+    pub fn run_once_for(&self, limit: Option<Duration>) -> io::Result<()> {
+        if self.watched() > 0 || limit.is_some() {
             // Sleep in select only if there is nothing else to do.
-            let timeout = if self.ready_len() > 0 { Some(Duration::ZERO) } else { None };
+            let timeout = if self.ready_len() > 0 { Some(Duration::ZERO) } else { limit };
             trace!("loop: select on {} fd(s), timeout {:?}", self.watched(), timeout);
             let mut events = self.inner.events.borrow_mut();
             self.inner.selector.borrow_mut().select(&mut events, timeout)?;

@@ -2,7 +2,8 @@
 //! exact bytes back to many simultaneous clients, a slow reader included, and a write buffer
 //! that never grows past its limit.
 
-use std::net::SocketAddr;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use stage1_blocking::workshop::testkit::{self, EchoLoad};
@@ -44,4 +45,29 @@ fn the_stats_check_fails_when_the_counts_are_wrong() {
     assert!(stats.check(3, BUFFER_LIMIT).is_err(), "over the limit");
     assert!(stats.check(3, BUFFER_LIMIT + 1).is_ok());
     assert!(stats.check(4, BUFFER_LIMIT + 1).is_err(), "a client missing");
+}
+
+#[test]
+fn idle_connections_hold_no_buffer_memory() {
+    // Each connection sends one byte, gets it back, and stays open doing nothing. What it costs
+    // the server must not be the size of a read (the first version kept the whole read buffer
+    // per connection until it closed).
+    const CONNECTIONS: usize = 100;
+    let (addr, stats) = start_server(Backend::Poll);
+    let mut clients: Vec<TcpStream> = (0..CONNECTIONS).map(|_| testkit::connect(addr).unwrap()).collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.write_all(&[i as u8]).unwrap();
+        assert_eq!(testkit::read_exact_vec(client, 1).unwrap(), [i as u8]);
+    }
+    // One more byte on the first: the server's one thread has finished the callbacks of every
+    // echo above (and counted their memory) before it echoes this one.
+    clients[0].write_all(b"!").unwrap();
+    assert_eq!(testkit::read_exact_vec(&mut clients[0], 1).unwrap(), b"!");
+    let held = stats.buffer_bytes();
+    assert!(
+        held < 4096 * CONNECTIONS,
+        "{CONNECTIONS} idle connections hold {held} bytes of buffers ({} each): a connection keeps \
+         its read buffer after everything was echoed",
+        held / CONNECTIONS
+    );
 }

@@ -2,7 +2,7 @@
 //! (seed 001's `echo_server` and `client_handler`, each a `Task` here).
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use stage2_select_callbacks::buffer::WriteBuffer;
+use stage2_select_callbacks::echo::AcceptBackoff;
 use stage2_select_callbacks::net::{AcceptError, accept_nonblocking, classify_accept_error};
 use stage2_select_callbacks::selector::Selector;
 use stage2_select_callbacks::trace;
@@ -52,9 +53,14 @@ pub const CHUNK: usize = 16 * 1024;
 pub struct EchoHandler {
     scheduler: Scheduler,
     stream: TcpStream,
-    /// Lives across yields: what was read and is not written back yet (stage 2's buffer; no
-    /// water marks needed, since we only read into an empty one).
+    /// Lives across yields: what was read and the socket did not take yet (stage 2's buffer;
+    /// no water marks needed, since we only read when it is empty). Empty, it holds no memory.
     out: WriteBuffer,
+    /// Where every `read` goes: one buffer shared by all the handlers of a server (they run
+    /// one at a time, on one thread), so an idle handler owns no read buffer.
+    scratch: Rc<RefCell<Vec<u8>>>,
+    /// The memory `out` held when last reported to the stats (its capacity).
+    held: usize,
     stats: Arc<EchoStats>,
     state: HandlerState,
 }
@@ -72,12 +78,25 @@ enum HandlerState {
 // ANCHOR_END: handler
 
 impl EchoHandler {
-    /// A handler for an accepted, non-blocking `stream`.
+    /// A handler for an accepted, non-blocking `stream`, with a read buffer of its own.
     pub fn new(scheduler: &Scheduler, stream: TcpStream, stats: Arc<EchoStats>) -> EchoHandler {
+        EchoHandler::sharing(scheduler, stream, stats, &Rc::new(RefCell::new(vec![0; CHUNK])))
+    }
+
+    /// A handler that reads into `scratch` (at most [`CHUNK`] bytes at a time), a buffer the
+    /// accept loop shares between all its handlers.
+    pub fn sharing(
+        scheduler: &Scheduler,
+        stream: TcpStream,
+        stats: Arc<EchoStats>,
+        scratch: &Rc<RefCell<Vec<u8>>>,
+    ) -> EchoHandler {
         EchoHandler {
             scheduler: scheduler.clone(),
             stream,
             out: WriteBuffer::new(),
+            scratch: Rc::clone(scratch),
+            held: 0,
             stats,
             state: HandlerState::Start,
         }
@@ -90,20 +109,47 @@ impl EchoHandler {
 
     fn finish(&mut self, result: anyhow::Result<()>) -> Step<anyhow::Result<()>> {
         self.state = HandlerState::Done;
+        self.out = WriteBuffer::new(); // its memory goes now, with the connection
+        self.report_memory();
         self.stats.count_closed();
         Step::Complete(result)
     }
 
-    /// Writes what `out` holds; parks on "writable" if the kernel takes only part of it.
-    fn write_out(&mut self) -> Option<Step<anyhow::Result<()>>> {
-        if let Err(err) = self.out.send_to(&self.stream) {
-            return Some(self.finish(Err(anyhow!(err).context("echo: write"))));
+    /// One `read` of at most [`CHUNK`] bytes into the shared scratch buffer, and the bytes
+    /// straight back: only what the socket does not take now is kept, in `out`. Returns the
+    /// bytes read (0: EOF).
+    fn read_and_echo(&mut self) -> io::Result<usize> {
+        let scratch = Rc::clone(&self.scratch);
+        let mut buf = scratch.borrow_mut();
+        let len = buf.len().min(CHUNK);
+        let n = loop {
+            match (&self.stream).read(&mut buf[..len]) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        if n > 0 {
+            self.stats.note_buffered(n);
+            self.out.send_or_keep(&self.stream, &buf[..n])?;
         }
+        Ok(n)
+    }
+
+    /// After a send: park on "writable" if bytes are left (Writing), else on "readable".
+    fn park_after_send(&mut self) -> Step<anyhow::Result<()>> {
+        self.report_memory();
         if self.out.is_empty() {
-            return None;
+            return self.wait_readable();
         }
         self.state = HandlerState::Writing;
-        Some(Step::Yielded(AnyFuture::new(&self.scheduler.wait_writable(self.stream.as_raw_fd()))))
+        Step::Yielded(AnyFuture::new(&self.scheduler.wait_writable(self.stream.as_raw_fd())))
+    }
+
+    /// Tells the stats how much memory this handler's buffer holds now.
+    fn report_memory(&mut self) {
+        let now = self.out.capacity();
+        self.stats.note_buffer_memory(self.held, now);
+        self.held = now;
     }
 }
 
@@ -119,23 +165,22 @@ impl Coroutine for EchoHandler {
             // Start -> Reading.
             HandlerState::Start => self.wait_readable(),
             // Reading -> Reading (all echoed at once), -> Writing (partial write), -> Done (EOF).
-            HandlerState::Reading => {
-                let n = match self.out.read_from(&self.stream, CHUNK) {
-                    Ok(n) => n,
-                    // Spurious readiness: wait again.
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => return self.wait_readable(),
-                    Err(err) => return self.finish(Err(anyhow!(err).context("echo: read"))),
-                };
-                if n == 0 {
+            HandlerState::Reading => match self.read_and_echo() {
+                Ok(0) => {
                     // The client is done sending and has everything back: close our side too.
                     let _ = self.stream.shutdown(Shutdown::Write);
-                    return self.finish(Ok(()));
+                    self.finish(Ok(()))
                 }
-                self.stats.note_buffered(n);
-                self.write_out().unwrap_or_else(|| self.wait_readable())
-            }
+                Ok(_) => self.park_after_send(),
+                // Spurious readiness: wait again.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.wait_readable(),
+                Err(err) => self.finish(Err(anyhow!(err).context("echo: read or write"))),
+            },
             // Writing -> Writing (still partial) or -> Reading (buffer empty again).
-            HandlerState::Writing => self.write_out().unwrap_or_else(|| self.wait_readable()),
+            HandlerState::Writing => match self.out.send_to(&self.stream) {
+                Ok(_) => self.park_after_send(),
+                Err(err) => self.finish(Err(anyhow!(err).context("echo: write"))),
+            },
             HandlerState::Done => Step::Complete(Err(anyhow!("echo handler resumed after it completed"))),
         }
     }
@@ -158,10 +203,28 @@ pub struct AcceptLoop {
     scheduler: Scheduler,
     listener: TcpListener,
     stats: Arc<EchoStats>,
-    /// Set while out of file descriptors: the future the loop waits on instead of the
-    /// listener, resolved by the next handler task that ends (and so gives a descriptor back).
-    client_left: Rc<RefCell<Option<Future<()>>>>,
+    /// Out of file descriptors: the back-off, and the future the loop waits on meanwhile.
+    paused: Rc<Paused>,
+    /// The read buffer all its handlers share.
+    scratch: Rc<RefCell<Vec<u8>>>,
     state: AcceptState,
+}
+
+/// While out of file descriptors, the accept loop waits on `wake` instead of the listener.
+/// The next handler task that ends (giving a descriptor back) resolves it, or the server's
+/// driver when the back-off (stage 2's [`AcceptBackoff`]) runs out, whichever comes first.
+#[derive(Default)]
+struct Paused {
+    backoff: AcceptBackoff,
+    wake: RefCell<Option<Future<()>>>,
+}
+
+impl Paused {
+    fn wake_up(&self) {
+        if let Some(waiting) = self.wake.borrow_mut().take() {
+            let _ = waiting.set_result(());
+        }
+    }
 }
 
 enum AcceptState {
@@ -175,8 +238,14 @@ enum AcceptState {
 impl AcceptLoop {
     /// An accept loop over a bound, non-blocking `listener`.
     pub fn new(scheduler: &Scheduler, listener: TcpListener, stats: Arc<EchoStats>) -> AcceptLoop {
-        let client_left = Rc::default();
-        AcceptLoop { scheduler: scheduler.clone(), listener, stats, client_left, state: AcceptState::Start }
+        AcceptLoop {
+            scheduler: scheduler.clone(),
+            listener,
+            stats,
+            paused: Rc::default(),
+            scratch: Rc::new(RefCell::new(vec![0; CHUNK])),
+            state: AcceptState::Start,
+        }
     }
 }
 
@@ -196,33 +265,37 @@ impl Coroutine for AcceptLoop {
                         self.stats.count_accepted();
                         // Spawning from inside a running task: the new task's first step is
                         // queued, and runs after this step has yielded.
-                        let handler = EchoHandler::new(&self.scheduler, stream, Arc::clone(&self.stats));
+                        let stats = Arc::clone(&self.stats);
+                        let handler = EchoHandler::sharing(&self.scheduler, stream, stats, &self.scratch);
                         let done = self.scheduler.spawn(format!("echo {peer}"), handler);
                         // Nobody joins a handler: log its error, if any, when it ends, and wake
                         // the accept loop if it waits for a descriptor to come back.
-                        let client_left = Rc::clone(&self.client_left);
+                        let paused = Rc::clone(&self.paused);
                         done.add_done_callback(move |done| {
                             if let Err(err) = done.outcome() {
                                 trace!("echo: {peer}: {err}");
                             }
-                            if let Some(waiting) = client_left.borrow_mut().take() {
-                                let _ = waiting.set_result(());
+                            if paused.backoff.resume() {
+                                paused.wake_up();
                             }
                         });
                     }
                     Err(err) => match classify_accept_error(&err) {
-                        AcceptError::Drained => break,
-                        AcceptError::TryNext => {}
-                        AcceptError::OutOfDescriptors if self.stats.open() > 0 => {
-                            // Waiting for readable would wake at once (the connection is still
-                            // queued): wait for one of our clients to leave instead.
-                            trace!("echo: accept failed: {err}; waiting for a client to leave");
-                            let left = self.scheduler.event_loop().create_future("a client left");
-                            *self.client_left.borrow_mut() = Some(left.clone());
-                            self.state = AcceptState::Accepting;
-                            return Step::Yielded(AnyFuture::new(&left));
+                        AcceptError::Drained => {
+                            self.paused.backoff.drained();
+                            break;
                         }
-                        AcceptError::OutOfDescriptors | AcceptError::Other => {
+                        AcceptError::TryNext => {}
+                        AcceptError::OutOfDescriptors => {
+                            // Waiting for readable would wake at once (the connection is still
+                            // queued): wait for a client to leave, or for the back-off to pass.
+                            self.paused.backoff.ran_out(&err, &self.stats, "stage4-echo");
+                            let wake = self.scheduler.event_loop().create_future("a descriptor back");
+                            *self.paused.wake.borrow_mut() = Some(wake.clone());
+                            self.state = AcceptState::Accepting;
+                            return Step::Yielded(AnyFuture::new(&wake));
+                        }
+                        AcceptError::Other => {
                             trace!("echo: accept failed: {err}");
                             break;
                         }
@@ -277,8 +350,22 @@ impl EchoServer {
     pub fn run_with(self, selector: Selector) -> anyhow::Result<()> {
         let (listener, stats) = self.0.into_parts();
         let scheduler = Scheduler::with_selector(selector);
-        let accept = scheduler.spawn("accept", AcceptLoop::new(&scheduler, listener, stats));
-        scheduler.run()?;
+        let accept_loop = AcceptLoop::new(&scheduler, listener, Arc::clone(&stats));
+        let paused = Rc::clone(&accept_loop.paused);
+        let accept = scheduler.spawn("accept", accept_loop);
+        // `Scheduler::run`, plus the one timer the loop lacks: while accepting is paused for
+        // lack of descriptors, the back-off bounds the sleep in `select`.
+        let lp = scheduler.event_loop();
+        while scheduler.alive() > 0 || lp.ready_len() > 0 {
+            let timeout = paused.backoff.timeout();
+            if !lp.has_work() && timeout.is_none() {
+                return Err(anyhow!("{} task(s) wait for futures nothing will resolve", scheduler.alive()));
+            }
+            lp.run_once_for(timeout)?;
+            if paused.backoff.take_due(&stats) {
+                paused.wake_up();
+            }
+        }
         accept.take_result().context("the accept loop stopped")
     }
 }
