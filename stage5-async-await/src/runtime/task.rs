@@ -5,9 +5,9 @@
 //! "resume the coroutine, see what it yields"; here `Runnable::run` is "poll the future the
 //! compiler generated, with a `Context` whose `Waker` re-queues us".
 //!
-//! A task knows nothing of the executor. [`spawn`] takes the future, the id the executor
-//! chose for it and a [`Schedule`] handle, and gives back two views of one allocation: the
-//! [`Runnable`] the executor keeps (it only ever asks "poll it once") and the [`JoinHandle`]
+//! A task knows nothing of the executor. `spawn` takes the future, the id the executor
+//! chose for it and a `Schedule` handle, and gives back two views of one allocation: the
+//! `Runnable` the executor keeps (it only ever asks "poll it once") and the [`JoinHandle`]
 //! the caller keeps (typed by the output). smol's async-task splits a task the same way.
 
 use std::any::Any;
