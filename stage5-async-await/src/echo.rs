@@ -27,7 +27,7 @@ pub async fn serve(listener: TcpListener, stats: Arc<EchoStats>) -> io::Result<(
         trace!("echo: connection from {peer}");
         let stats = stats.clone();
         // Dropping the JoinHandle detaches the task: it runs until its client leaves.
-        crate::spawn(async move {
+        crate::runtime::executor::spawn(async move {
             match echo_client(stream, &stats).await {
                 Ok(n) => trace!("echo: {peer} closed after {n} bytes"),
                 Err(e) => trace!("echo: {peer} failed: {e}"),

@@ -7,24 +7,61 @@
 //! timer heap for a deadline, another thread for a result) calls `wake()`, which puts the
 //! task back on the executor's ready queue.
 //!
-//! * [`executor`]: [`Runtime`] (`block_on` = asyncio's `run_until_complete`), [`spawn`],
-//!   [`JoinHandle`], `yield_now`, and the loop API `call_soon` / `call_later` / `call_at` / `time`.
-//! * [`task`]: the task, its waker, its JoinHandle.
-//! * `reactor` (internal): stage 2's Selector, one source per fd, readiness -> wakes.
-//! * [`mod@time`]: the timer heap, `sleep`, `timeout`, `interval`.
-//! * [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`; [`io`]: read/write helpers, `BufReader`.
-//! * [`echo`]: the echo server as tasks and as a Protocol (`stage5-echo`, `stage5-protocol`,
-//!   the idle benchmark), counted in stage 2's `EchoStats`.
-//! * [`http`]: an async HTTP/1.0 GET over stage 1's request/response code.
-//! * [`process`]: children with piped output read line by line, exit awaited on a pidfd.
-//! * [`signal`]: SIGINT/SIGTERM as futures (sigaction + self-pipe).
-//! * [`protocol`]: asyncio-style Protocol/Transport callbacks served by a task.
-//! * [`sync`], [`combinators`], [`blocking`]: runtime-agnostic channels, semaphores, join/select,
-//!   and a thread pool for blocking calls.
-//! * [`sys`]: the only `unsafe` code.
+//! ```
+//! use std::time::Duration;
+//! use stage5_async_await::time::sleep;
+//! use stage5_async_await::{Runtime, spawn};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! // Two tasks sleep at the same time on one thread: 30 ms in all, not 50.
+//! let total = Runtime::new()?.block_on(async {
+//!     let a = spawn(async { sleep(Duration::from_millis(30)).await; 1 });
+//!     let b = spawn(async { sleep(Duration::from_millis(20)).await; 2 });
+//!     a.await.unwrap() + b.await.unwrap()
+//! });
+//! assert_eq!(total, 3);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Reading order
+//!
+//! 1. `minimal_executor.rs`, alone: `Future`, `poll`, `Context`, `Waker` and the smallest
+//!    executor that can run a socket, on `std` and stage 2's Selector only.
+//! 2. `runtime/`, the real core, in the order the chapter adds each piece to that executor
+//!    (its files depend one way, each only on the ones before it):
+//!    * `runtime/task.rs` + `runtime/executor.rs`: a slab of tasks, a ready queue, `spawn`,
+//!      [`JoinHandle`]; [`Runtime`] and `block_on` (asyncio's `run_until_complete`);
+//!    * `runtime/waker.rs`: a waker per task that is never lost nor counted twice;
+//!    * `runtime/reactor.rs` + `runtime/registered.rs`: one Selector for all tasks, a
+//!      source per fd, readiness -> wake; an fd and its registration owned together;
+//!    * `runtime/timers.rs` + [`mod@time`]: the timer heap, `sleep`, `timeout`, `interval`;
+//!      `runtime/loop_api.rs`: `call_soon`/`call_later`/`call_at`/`time`;
+//!    * `runtime/slab.rs`: the generational slab behind tasks, sources and timers;
+//!    * `runtime/remote.rs` + [`sys`]: waking from another thread (the remote queue and the
+//!      wake fd); `sys` is the crate's only `unsafe`.
+//! 3. Going further, the libraries on top (each uses the runtime, none is used by it):
+//!    [`net`] (`TcpListener`, `TcpStream`, `UdpSocket`), [`io`] (read/write helpers,
+//!    `BufReader`), [`sync`] (channels, semaphore, mutex, event), [`combinators`] (join,
+//!    select), [`blocking`] (`spawn_blocking`), [`process`] (children, a pidfd),
+//!    [`signal`] (SIGINT/SIGTERM as futures), [`protocol`] (asyncio's Protocol/Transport),
+//!    [`echo`] (the echo server as tasks and as a Protocol), [`http`] (an async GET over
+//!    stage 1's request/response code).
+//!
+//! The public paths below are the ones other crates and the tests use; inside the crate,
+//! every file imports from the module that defines a name.
 
+pub mod runtime;
+
+pub use runtime::executor::{Runtime, registered_fds, run, spawn, yield_now};
+pub use runtime::loop_api::{Handle, call_at, call_later, call_soon, iteration_time, time};
+pub use runtime::task::{JoinError, JoinHandle};
+pub use runtime::{executor, sys, task, time};
+
+// Going further: the libraries on top of the runtime.
+pub mod blocking;
+pub mod combinators;
 pub mod echo;
-pub mod executor;
 pub mod http;
 pub mod io;
 /// Read first: the smallest executor in one file, independent of the rest of this crate.
@@ -32,19 +69,5 @@ pub mod minimal_executor;
 pub mod net;
 pub mod process;
 pub mod protocol;
-mod reactor;
 pub mod signal;
-mod slab;
-#[allow(unsafe_code)] // the crate's one syscall module: every block has a SAFETY comment
-pub mod sys;
-pub mod task;
-pub mod time;
-
-pub use executor::{
-    Handle, Runtime, call_at, call_later, call_soon, iteration_time, run, spawn, time, yield_now,
-};
-pub use task::{JoinError, JoinHandle};
-
-pub mod blocking;
-pub mod combinators;
 pub mod sync;

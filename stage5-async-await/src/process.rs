@@ -11,29 +11,27 @@
 use std::fs::File;
 use std::future::poll_fn;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, ExitStatus, Stdio};
 use std::task::{Context, Poll};
 
+use stage2_select_callbacks::selector::Direction;
 use stage2_select_callbacks::trace;
 
 use crate::io::{AsyncRead, BufReader};
-use crate::reactor::{Direction, Readiness, Source};
+use crate::runtime::registered::Registered;
+use crate::runtime::sys;
 use crate::signal::{SIGCHLD, Signal};
-use crate::sys;
 
 /// The read end of a child's stdout or stderr, registered with the runtime.
 pub struct PipeReader {
-    // Declared first: dropped (deregistered) before the pipe below is closed.
-    source: Source,
-    pipe: File,
+    pipe: Registered<File>,
 }
 
 impl PipeReader {
     fn new(fd: OwnedFd) -> io::Result<PipeReader> {
         sys::set_nonblocking(fd.as_fd())?;
-        let source = Source::new(fd.as_raw_fd(), Readiness::BOTH)?;
-        Ok(PipeReader { source, pipe: File::from(fd) })
+        Ok(PipeReader { pipe: Registered::new(File::from(fd))? })
     }
 
     /// Wraps the pipe in a [`BufReader`] to read it line by line.
@@ -44,18 +42,14 @@ impl PipeReader {
 
 impl AsyncRead for PipeReader {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.source.poll_io(cx, Direction::Read, || (&self.pipe).read(buf))
+        self.pipe.poll_io(cx, Direction::Read, |mut pipe| pipe.read(buf))
     }
 }
 
 /// How we learn that the child exited.
 enum ExitWatch {
     /// A pidfd registered with the reactor: readable = exited.
-    Pidfd {
-        /// Registered first so it is deregistered before `_fd` closes.
-        source: Source,
-        _fd: OwnedFd,
-    },
+    Pidfd(Registered<OwnedFd>),
     /// No pidfd: wake at every SIGCHLD and `try_wait`.
     Sigchld(Signal),
 }
@@ -111,8 +105,8 @@ fn adopt(
     let watch = match fallback {
         Some(signal) => ExitWatch::Sigchld(signal),
         None => {
-            let fd = sys::pidfd_open(child.id())?;
-            ExitWatch::Pidfd { source: Source::new(fd.as_raw_fd(), Readiness::NONE)?, _fd: fd }
+            // Nothing is ready until the child exits.
+            ExitWatch::Pidfd(Registered::waiting_for_first_event(sys::pidfd_open(child.id())?)?)
         }
     };
     Ok((stdout, stderr, watch))
@@ -140,7 +134,7 @@ impl Child {
                 return Ok(status);
             }
             match &mut self.watch {
-                ExitWatch::Pidfd { source, .. } => poll_fn(|cx| source.poll_ready(cx, Direction::Read)).await,
+                ExitWatch::Pidfd(pidfd) => poll_fn(|cx| pidfd.poll_ready(cx, Direction::Read)).await,
                 ExitWatch::Sigchld(signal) => signal.recv().await,
             }
         }

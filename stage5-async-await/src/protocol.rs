@@ -203,6 +203,6 @@ where
 {
     loop {
         let (stream, _) = listener.accept().await?;
-        crate::spawn(serve_connection(stream, factory()));
+        crate::runtime::executor::spawn(serve_connection(stream, factory()));
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A signal handler interrupts whatever the thread was doing, possibly in the middle of
 //! `malloc` holding its lock, so it may only do async-signal-safe things. Ours
-//! ([`crate::sys`]) writes one byte, the signal number, into a pipe: the *self-pipe trick*.
+//! ([`crate::runtime::sys`]) writes one byte, the signal number, into a pipe: the *self-pipe trick*.
 //! A small dispatcher thread, started the first time a signal is watched, blocks reading that
 //! pipe; for each byte it bumps the signal's counter and wakes every task waiting for it.
 //! Those wakes come from another thread, so they reach each runtime through its wake fd
@@ -26,7 +26,7 @@ use std::task::{Poll, Waker};
 use stage1_blocking::workshop::lock;
 use stage2_select_callbacks::trace;
 
-use crate::sys;
+use crate::runtime::sys;
 
 pub use libc::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 

@@ -1,6 +1,7 @@
-//! Sockets on the reactor: [`TcpListener`], [`TcpStream`], [`UdpSocket`]. Each owns a
-//! non-blocking std socket plus its reactor `Source`; every
-//! operation is one `Source::poll_io` around the plain non-blocking syscall.
+//! Sockets on the reactor (going further: a library on top of the runtime): [`TcpListener`],
+//! [`TcpStream`], [`UdpSocket`]. Each is a non-blocking std socket inside a `Registered`
+//! (the runtime's owner of an fd and its registration); every operation is one
+//! `Registered::poll_io` around the plain non-blocking syscall.
 
 mod tcp;
 mod udp;

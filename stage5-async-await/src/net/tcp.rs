@@ -1,5 +1,6 @@
 //! TCP: a listener whose `accept().await` survives fd exhaustion, and a stream with
-//! non-blocking connect (`SO_ERROR` checked), reads, writes, shutdown.
+//! non-blocking connect (`SO_ERROR` checked), reads, writes, shutdown. Each is a std socket
+//! inside a `Registered` (which deregisters it before closing it).
 
 use std::future::poll_fn;
 use std::io::{self, Read};
@@ -12,19 +13,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 use stage2_select_callbacks::net::{
     AcceptError, classify_accept_error, connect_nonblocking, send_nosignal, take_connect_error,
 };
+use stage2_select_callbacks::selector::Direction;
 use stage2_select_callbacks::trace;
 
 use crate::io::{AsyncRead, AsyncWrite};
-use crate::reactor::{Direction, Readiness, Source};
+use crate::runtime::registered::Registered;
 
 /// How long `accept` waits before retrying when the process (or system) is out of fds.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// A listening TCP socket registered with the current runtime.
 pub struct TcpListener {
-    // Declared first: dropped (deregistered) before the socket below is closed.
-    source: Source,
-    listener: std::net::TcpListener,
+    listener: Registered<std::net::TcpListener>,
 }
 
 impl TcpListener {
@@ -42,13 +42,12 @@ impl TcpListener {
     /// Adopts a bound, listening std socket (made non-blocking here).
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        let source = Source::new(listener.as_raw_fd(), Readiness::BOTH)?;
-        Ok(TcpListener { source, listener })
+        Ok(TcpListener { listener: Registered::new(listener)? })
     }
 
     /// The bound address (the real port after binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.listener.get_ref().local_addr()
     }
 
     // ANCHOR: accept
@@ -60,8 +59,7 @@ impl TcpListener {
     /// heap and retry; connections are accepted again as soon as fds are freed.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            let accepted =
-                poll_fn(|cx| self.source.poll_io(cx, Direction::Read, || self.listener.accept())).await;
+            let accepted = poll_fn(|cx| self.listener.poll_io(cx, Direction::Read, |l| l.accept())).await;
             match accepted {
                 Ok((stream, peer)) => {
                     trace!("accepted fd {} from {peer}", stream.as_raw_fd());
@@ -76,7 +74,7 @@ impl TcpListener {
                 Err(e) => match classify_accept_error(&e) {
                     AcceptError::OutOfDescriptors => {
                         trace!("accept: {e}; backing off {ACCEPT_BACKOFF:?}");
-                        crate::time::sleep(ACCEPT_BACKOFF).await;
+                        crate::runtime::time::sleep(ACCEPT_BACKOFF).await;
                     }
                     // A client that gave up between SYN and accept is not the listener's
                     // problem (and WouldBlock/EINTR never get here: poll_io waits or retries).
@@ -91,9 +89,7 @@ impl TcpListener {
 
 /// A connected TCP stream registered with the current runtime.
 pub struct TcpStream {
-    // Declared first: dropped (deregistered) before the socket below is closed.
-    source: Source,
-    stream: std::net::TcpStream,
+    stream: Registered<std::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -104,26 +100,25 @@ impl TcpStream {
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = connect_nonblocking(addr)?;
         // Believe nothing ready: the first WRITE event is the end of the handshake.
-        let source = Source::new(stream.as_raw_fd(), Readiness::NONE)?;
-        poll_fn(|cx| source.poll_ready(cx, Direction::Write)).await;
-        take_connect_error(&stream)?;
+        let stream = Registered::waiting_for_first_event(stream)?;
+        poll_fn(|cx| stream.poll_ready(cx, Direction::Write)).await;
+        take_connect_error(stream.get_ref())?;
         // Reads were not tried yet: from now on, believe both directions ready.
-        source.mark_ready(Direction::Read);
-        Ok(TcpStream { source, stream })
+        stream.mark_ready(Direction::Read);
+        Ok(TcpStream { stream })
     }
     // ANCHOR_END: connect
 
     /// [`TcpStream::connect`] that gives up with `TimedOut` after `limit` (a timer on the
     /// loop's heap; the half-open socket is closed when the connect future is dropped).
     pub async fn connect_timeout(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
-        crate::time::timeout(limit, TcpStream::connect(addr)).await?
+        crate::runtime::time::timeout(limit, TcpStream::connect(addr)).await?
     }
 
     /// Adopts a connected std stream (made non-blocking here).
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        let source = Source::new(stream.as_raw_fd(), Readiness::BOTH)?;
-        Ok(TcpStream { source, stream })
+        Ok(TcpStream { stream: Registered::new(stream)? })
     }
 
     /// Reads some bytes; `Ok(0)` is EOF.
@@ -160,53 +155,53 @@ impl TcpStream {
     /// [`TcpStream::readable`] as a poll function, for a hand-written future that waits for
     /// readability *or* something else (stage 6 waits for it or a connection's deadline).
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
-        self.source.poll_ready(cx, Direction::Read)
+        self.stream.poll_ready(cx, Direction::Read)
     }
 
     /// Non-blocking read attempt. If the reactor already knows the socket is drained, this
     /// answers `WouldBlock` without a syscall; otherwise it reads, and `WouldBlock` or a short
     /// read clears the readiness bit, so a following [`TcpStream::readable`] really waits.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.source.is_ready(Direction::Read) {
+        if !self.stream.is_ready(Direction::Read) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         loop {
-            let result = (&self.stream).read(buf);
+            let result = self.stream.get_ref().read(buf);
             if matches!(&result, Err(e) if e.kind() == io::ErrorKind::Interrupted) {
                 continue;
             }
-            self.source.note_read(&result, buf.len());
+            self.stream.note_read(&result, buf.len());
             return result;
         }
     }
 
     /// Shuts down one or both directions (`Shutdown::Write` sends FIN: the peer reads EOF).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.stream.shutdown(how)
+        self.stream.get_ref().shutdown(how)
     }
 
     /// Disables Nagle's algorithm (small writes go out at once).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.stream.set_nodelay(nodelay)
+        self.stream.get_ref().set_nodelay(nodelay)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.peer_addr()
+        self.stream.get_ref().peer_addr()
     }
 
     /// Our end's address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.local_addr()
+        self.stream.get_ref().local_addr()
     }
 }
 
 impl AsyncRead for TcpStream {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let requested = buf.len();
-        let poll = self.source.poll_io(cx, Direction::Read, || (&self.stream).read(buf));
+        let poll = self.stream.poll_io(cx, Direction::Read, |mut stream| stream.read(buf));
         if let Poll::Ready(result) = &poll {
-            self.source.note_read(result, requested);
+            self.stream.note_read(result, requested);
         }
         poll
     }
@@ -215,6 +210,20 @@ impl AsyncRead for TcpStream {
 impl AsyncWrite for TcpStream {
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // send(MSG_NOSIGNAL): a peer that hung up is an EPIPE error, never a SIGPIPE.
-        self.source.poll_io(cx, Direction::Write, || send_nosignal(&self.stream, buf))
+        self.stream.poll_io(cx, Direction::Write, |stream| send_nosignal(stream, buf))
+    }
+}
+
+impl AsRawFd for TcpStream {
+    /// The socket's descriptor (to compare, log or pass to a syscall; it stays owned here).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.stream.get_ref().as_raw_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    /// The listening socket's descriptor (it stays owned here).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.listener.get_ref().as_raw_fd()
     }
 }

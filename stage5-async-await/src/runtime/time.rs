@@ -1,117 +1,15 @@
-//! Timers: a binary heap of deadlines (asyncio's `_scheduled`), [`sleep`], [`sleep_until`],
-//! [`timeout`] and [`interval`] on top of it.
-//!
-//! Each armed timer is an entry in a generational slab; the heap holds `(deadline, seq, key)`.
-//! Cancelling a timer (dropping a `Sleep`, cancelling a `call_later` handle, a `timeout`
-//! whose future won) removes only the slab entry. The heap entry stays until its deadline
-//! comes, is popped, finds its key dead (generation moved on) and is skipped: *lazy
-//! deletion*, the trick asyncio uses too (`handle._cancelled`), with no search in the heap.
-//! When dead entries outnumber live ones the heap is rebuilt, so a server that arms and
-//! cancels a timeout per request does not grow it without bound.
+//! Time for tasks: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`], each a future
+//! over the current runtime's timer heap (`timers.rs`).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use stage2_select_callbacks::trace;
-
-use crate::executor::{Callback, Core, current};
-use crate::slab::{Key, Slab};
-
-/// What happens when a timer fires.
-pub(crate) enum TimerEntry {
-    /// A `Sleep`: wake its task.
-    Wake(Waker),
-    /// A `call_later`/`call_at`: queue the callback for this iteration.
-    Call(Callback),
-}
-
-impl TimerEntry {
-    pub(crate) fn fire(self, core: &Core) {
-        match self {
-            TimerEntry::Wake(w) => {
-                trace!("timer fired");
-                w.wake();
-            }
-            TimerEntry::Call(cb) => {
-                trace!("timer fired (callback)");
-                core.push_callback(cb);
-            }
-        }
-    }
-}
-
-// ANCHOR: timers
-/// The timer heap with lazy deletion.
-#[derive(Default)]
-pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, u64, u64)>>,
-    entries: Slab<TimerEntry>,
-    /// Tie-breaker: equal deadlines fire in the order they were armed.
-    seq: u64,
-}
-
-impl Timers {
-    fn insert(&mut self, deadline: Instant, entry: TimerEntry) -> Key {
-        let key = self.entries.insert(entry);
-        self.seq += 1;
-        self.heap.push(Reverse((deadline, self.seq, key.to_u64())));
-        trace!("timer armed, due in {:?}", deadline.saturating_duration_since(Instant::now()));
-        key
-    }
-
-    pub(crate) fn insert_callback(&mut self, deadline: Instant, cb: Callback) -> Key {
-        self.insert(deadline, TimerEntry::Call(cb))
-    }
-
-    /// Cancels a timer: O(1), the heap entry becomes dead weight skipped later.
-    pub(crate) fn remove(&mut self, key: Key) -> Option<TimerEntry> {
-        let entry = self.entries.remove(key);
-        if self.heap.len() > 64 && self.heap.len() > 2 * self.entries.len() {
-            // Mostly dead entries: rebuild with the live ones only (O(n), amortised).
-            let entries = &self.entries;
-            self.heap.retain(|Reverse((_, _, k))| entries.get(Key::from_u64(*k)).is_some());
-        }
-        entry
-    }
-
-    /// The earliest live deadline (dropping dead entries found on top).
-    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(Reverse((deadline, _, key))) = self.heap.peek() {
-            if self.entries.get(Key::from_u64(*key)).is_some() {
-                return Some(*deadline);
-            }
-            self.heap.pop();
-        }
-        None
-    }
-
-    /// Pops one live timer due at `now`, if any.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerEntry> {
-        while let Some(Reverse((deadline, _, key))) = self.heap.peek() {
-            if *deadline > now {
-                return None;
-            }
-            let key = Key::from_u64(*key);
-            self.heap.pop();
-            if let Some(entry) = self.entries.remove(key) {
-                return Some(entry);
-            }
-        }
-        None
-    }
-
-    /// Everything armed (runtime shutdown).
-    pub(crate) fn take_all(&mut self) -> Vec<TimerEntry> {
-        self.heap.clear();
-        self.entries.take_all()
-    }
-}
-// ANCHOR_END: timers
+use crate::runtime::executor::{Core, current};
+use crate::runtime::slab::Key;
+use crate::runtime::timers::TimerEntry;
 
 // ANCHOR: sleep
 /// Future returned by [`sleep`] and [`sleep_until`]. Arms its timer on first poll, disarms it
@@ -156,7 +54,7 @@ impl Future for Sleep {
                 this.key = Some(timers.insert(this.deadline, TimerEntry::Wake(cx.waker().clone())));
                 Poll::Pending
             }
-            Some(key) => match timers.entries.get_mut(key) {
+            Some(key) => match timers.get_mut(key) {
                 // Gone from the slab: it fired.
                 None => Poll::Ready(()),
                 Some(TimerEntry::Wake(w)) => {

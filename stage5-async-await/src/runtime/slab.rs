@@ -1,7 +1,10 @@
 //! A tiny generational slab: `Vec` slots reused through a free list, each key carrying the
 //! slot's generation so a stale key (a finished task, a cancelled timer, a closed fd) can
 //! never reach the slot's next occupant. Tasks, I/O sources and timers all live in one.
+//!
+//! It depends on nothing: the executor, the reactor and the timers each keep one.
 
+// ANCHOR: key
 /// Where a value lives in a [`Slab`]: slot index + generation of that slot when inserted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -20,6 +23,8 @@ impl Key {
         Key { index: v as u32, generation: (v >> 32) as u32 }
     }
 }
+
+// ANCHOR_END: key
 
 struct Slot<T> {
     generation: u32,
@@ -63,6 +68,7 @@ impl<T> Slab<T> {
         }
     }
 
+    // ANCHOR: get_remove
     /// The value under `key`, if it is still there (same generation).
     pub fn get(&self, key: Key) -> Option<&T> {
         match self.slots.get(key.index as usize) {
@@ -92,9 +98,16 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    // ANCHOR_END: get_remove
+
     /// Number of live values.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Every live value, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().filter_map(|slot| slot.value.as_ref())
     }
 
     /// Removes every value (used when a runtime shuts down), returning them to the caller

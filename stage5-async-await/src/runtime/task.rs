@@ -1,9 +1,14 @@
-//! A task: one spawned future, the waker that puts it back on the ready queue, and the slot
-//! its output (or its panic, or its cancellation) waits in until the [`JoinHandle`] takes it.
+//! A task: one spawned future, its waker, and the slot its output (or its panic, or its
+//! cancellation) waits in until the [`JoinHandle`] takes it.
 //!
 //! This is stage 4's `Task` again, minus the hand-written state machine: `Task::step` was
 //! "resume the coroutine, see what it yields"; here `Runnable::run` is "poll the future the
 //! compiler generated, with a `Context` whose `Waker` re-queues us".
+//!
+//! A task knows nothing of the executor. `spawn` takes the future, the id the executor
+//! chose for it and a `Schedule` handle, and gives back two views of one allocation: the
+//! `Runnable` the executor keeps (it only ever asks "poll it once") and the [`JoinHandle`]
+//! the caller keeps (typed by the output). smol's async-task splits a task the same way.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -13,38 +18,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::executor::{Shared, schedule};
-
-// ANCHOR: waker
-/// What a task's `Waker` points at. It must be `Send + Sync` (a `Waker` may be cloned to any
-/// thread), so it holds no `Rc`: only the task's id, a "queued" flag, and the runtime's
-/// thread-safe half ([`Shared`]: the remote queue and the wake fd).
-pub(crate) struct TaskWaker {
-    /// Slab key of the task in its runtime (or `MAIN_ID` for `block_on`'s own future).
-    pub(crate) id: u64,
-    /// True while the id sits in a ready queue: a second `wake` before the task runs is a
-    /// no-op, so a task is never queued twice. Cleared just *before* the task is polled, so
-    /// a wake that happens during the poll (even from the task itself) queues it again.
-    pub(crate) queued: AtomicBool,
-    /// The runtime the task belongs to.
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !self.queued.swap(true, Ordering::AcqRel) {
-            schedule(&self.shared, self.id);
-        }
-    }
-}
-// ANCHOR_END: waker
+use crate::runtime::waker::{Schedule, TaskWaker};
 
 /// Why awaiting a [`JoinHandle`] gave no value.
 pub enum JoinError {
@@ -107,9 +83,10 @@ enum Stage<F: Future> {
 
 // ANCHOR: task
 /// One spawned future. Lives in the runtime's task slab (as `Rc<dyn Runnable>`) and in its
-/// JoinHandle (as `Rc<dyn Joinable<T>>`): two views of the same allocation.
-pub(crate) struct Task<F: Future> {
-    header: Arc<TaskWaker>,
+/// JoinHandle (as `Rc<dyn Joinable<T>>`): two views of the same allocation. `S` is the
+/// schedule handle its waker calls (see [`Schedule`]).
+struct Task<F: Future, S> {
+    header: Arc<TaskWaker<S>>,
     /// Built once from `header`; every poll lends it to the `Context` (no clone per poll).
     waker: Waker,
     stage: RefCell<Stage<F>>,
@@ -128,25 +105,34 @@ pub(crate) trait Runnable {
     fn shutdown(&self);
 }
 
-impl<F: Future + 'static> Task<F> {
-    pub(crate) fn new(header: Arc<TaskWaker>, future: F) -> Task<F> {
-        Task {
-            waker: Waker::from(header.clone()),
-            header,
-            stage: RefCell::new(Stage::Running(Box::pin(future))),
-            join_waker: RefCell::new(None),
-            aborted: Cell::new(false),
-            finished: Cell::new(false),
-        }
-    }
+/// Makes task `id` out of `future`: the executor keeps the [`Runnable`] (and has already
+/// put, or is about to put, `id` on its ready queue), the caller gets the [`JoinHandle`].
+/// `schedule` is how the task's waker puts it back on the queue later.
+pub(crate) fn spawn<F, S>(id: u64, future: F, schedule: S) -> (Rc<dyn Runnable>, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    let header = Arc::new(TaskWaker::new(id, schedule));
+    let task = Rc::new(Task {
+        waker: Waker::from(header.clone()),
+        header,
+        stage: RefCell::new(Stage::Running(Box::pin(future))),
+        join_waker: RefCell::new(None),
+        aborted: Cell::new(false),
+        finished: Cell::new(false),
+    });
+    (task.clone(), JoinHandle::new(task))
+}
 
+impl<F: Future + 'static, S: Schedule> Task<F, S> {
     /// Stores the outcome, wakes the joiner. The future (if any) is dropped *after* the
     /// borrow ends, so a destructor that touches the runtime cannot trip over it.
     fn finish(&self, outcome: Result<F::Output, JoinError>) {
         let old = std::mem::replace(&mut *self.stage.borrow_mut(), Stage::Finished(outcome));
         self.finished.set(true);
         // Never queue a finished task again: later wakes become no-ops.
-        self.header.queued.store(true, Ordering::Release);
+        self.header.retire();
         drop(old);
         let joiner = self.join_waker.borrow_mut().take();
         if let Some(w) = joiner {
@@ -155,7 +141,7 @@ impl<F: Future + 'static> Task<F> {
     }
 }
 
-impl<F: Future + 'static> Runnable for Task<F> {
+impl<F: Future + 'static, S: Schedule> Runnable for Task<F, S> {
     fn run(&self) -> bool {
         if self.finished.get() {
             return true;
@@ -165,7 +151,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             return true;
         }
         // Clear the flag first: a wake from now on (even from inside this poll) re-queues us.
-        self.header.queued.store(false, Ordering::Release);
+        self.header.dequeued();
         let mut cx = Context::from_waker(&self.waker);
         let polled = {
             let mut stage = self.stage.borrow_mut();
@@ -196,13 +182,13 @@ impl<F: Future + 'static> Runnable for Task<F> {
 // ANCHOR_END: task
 
 /// The JoinHandle's view of a task, typed by the output only.
-pub(crate) trait Joinable<T> {
+trait Joinable<T> {
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>>;
     fn abort(&self);
     fn is_finished(&self) -> bool;
 }
 
-impl<F: Future + 'static> Joinable<F::Output> for Task<F> {
+impl<F: Future + 'static, S: Schedule> Joinable<F::Output> for Task<F, S> {
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, JoinError>> {
         if !self.finished.get() {
             let mut slot = self.join_waker.borrow_mut();
@@ -244,7 +230,7 @@ pub struct JoinHandle<T> {
 // ANCHOR_END: joinhandle
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(raw: Rc<dyn Joinable<T>>) -> JoinHandle<T> {
+    fn new(raw: Rc<dyn Joinable<T>>) -> JoinHandle<T> {
         JoinHandle { raw }
     }
 

@@ -3,6 +3,12 @@
 //! the thread's *current* runtime, which is what the free functions ([`spawn`], `sleep`,
 //! `TcpStream::connect`...) use. Stage 6 runs one of these per worker thread.
 //!
+//! It is the smallest executor (`minimal_executor.rs`) grown by one thing per page of the
+//! chapter: a slab of tasks and a `JoinHandle` (`task.rs`), a waker that is never lost
+//! (`waker.rs`), one reactor for every fd (`reactor.rs`), the timer heap (`timers.rs`), and
+//! the remote queue for wakes from other threads (`remote.rs`). Everything here depends on
+//! those files; none of them depends on this one.
+//!
 //! Seed 002 traced asyncio's `run_until_complete -> run_forever -> _run_once`. Our
 //! [`Runtime::block_on`] is `run_until_complete`, and `Core::run_once` follows `_run_once`
 //! step by step: compute the selector timeout from the ready queue and the timer heap,
@@ -12,96 +18,83 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::os::fd::RawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
-use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage2_select_callbacks::trace;
 
-use crate::reactor::Reactor;
-use crate::slab::{Key, Slab};
-use crate::sys::WakeFd;
-use crate::task::{JoinHandle, Runnable, Task, TaskWaker};
-use crate::time::Timers;
+use crate::runtime::reactor::Reactor;
+use crate::runtime::remote::Remote;
+use crate::runtime::slab::{Key, Slab};
+use crate::runtime::task::{self, JoinHandle, Runnable};
+use crate::runtime::timers::{TimerEntry, Timers};
+use crate::runtime::waker::{Schedule, TaskWaker};
 
 /// Ready-queue id of `block_on`'s own future (never a slab key: index u32::MAX).
 const MAIN_ID: u64 = u32::MAX as u64;
-
-// ANCHOR: shared
-/// The part of a runtime other threads may touch: wakes that arrive from a thread that is
-/// not running this loop are pushed here, then the wake fd is poked so a loop asleep in the
-/// selector returns at once.
-pub(crate) struct Shared {
-    id: u64,
-    remote: Mutex<Vec<u64>>,
-    pub(crate) wake_fd: WakeFd,
-}
-
-impl Shared {
-    fn push_remote(&self, task: u64) {
-        let was_empty = {
-            let mut q = self.remote.lock().unwrap_or_else(|e| e.into_inner());
-            q.push(task);
-            q.len() == 1
-        };
-        // Only the push that makes the queue non-empty needs to poke the fd: the loop drains
-        // the whole queue *after* it resets the fd, so later pushes are picked up by that
-        // same drain, or they find the queue empty again and poke it themselves.
-        if was_empty {
-            self.wake_fd.notify();
-        }
-    }
-}
-
-/// Puts task `id` on its runtime's ready queue: directly when called on the thread that is
-/// running that runtime, through [`Shared`]'s remote queue + wake fd from anywhere else.
-pub(crate) fn schedule(shared: &Arc<Shared>, id: u64) {
-    let local = CURRENT
-        .try_with(|current| match &*current.borrow() {
-            Some(core) if core.shared.id == shared.id => {
-                core.ready.borrow_mut().push_back(id);
-                true
-            }
-            _ => false,
-        })
-        .unwrap_or(false);
-    if local {
-        trace!("task {} woken", fmt_id(id));
-    } else {
-        trace!("task {} woken from another thread", fmt_id(id));
-        shared.push_remote(id);
-    }
-}
-// ANCHOR_END: shared
 
 fn fmt_id(id: u64) -> String {
     if id == MAIN_ID { "main".to_string() } else { format!("#{}", id as u32) }
 }
 
-/// A callback queued by [`call_soon`] (or by a fired [`call_later`] timer).
+// ANCHOR: scheduler
+/// The [`Schedule`] handle every task of a runtime is given at spawn: it puts a woken task's
+/// id on the ready queue directly when called on the thread that is running that runtime,
+/// and through the [`Remote`] queue + wake fd from anywhere else.
+#[derive(Clone)]
+pub(crate) struct Scheduler {
+    remote: Arc<Remote>,
+}
+
+impl Schedule for Scheduler {
+    fn schedule(&self, id: u64) {
+        let local = CURRENT
+            .try_with(|current| match &*current.borrow() {
+                Some(core) if Arc::ptr_eq(&core.scheduler.remote, &self.remote) => {
+                    core.ready.borrow_mut().push_back(id);
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false);
+        if local {
+            trace!("task {} woken", fmt_id(id));
+        } else {
+            trace!("task {} woken from another thread", fmt_id(id));
+            self.remote.push(id);
+        }
+    }
+}
+// ANCHOR_END: scheduler
+
+/// A callback queued by `call_soon` (or by a fired `call_later` timer).
 pub(crate) struct Callback {
     pub(crate) cancelled: Rc<Cell<bool>>,
     pub(crate) f: Box<dyn FnOnce()>,
 }
 
-/// Everything a runtime owns. Shared (as `Rc`) by the runtime, by I/O sources and timers
-/// that must unregister themselves when dropped.
+// ANCHOR: core
+/// Everything a runtime owns. Shared (as `Rc`) by the runtime and by the timers and
+/// handles that must find it again (`Sleep`, `call_later`'s `Handle`).
 pub(crate) struct Core {
-    pub(crate) shared: Arc<Shared>,
+    scheduler: Scheduler,
     tasks: RefCell<Slab<Rc<dyn Runnable>>>,
     ready: RefCell<VecDeque<u64>>,
     callbacks: RefCell<VecDeque<Callback>>,
-    pub(crate) reactor: Reactor,
-    pub(crate) timers: RefCell<Timers>,
+    /// Shared with every registered I/O object, which deregisters itself when dropped.
+    pub(crate) reactor: Rc<Reactor>,
+    pub(crate) timers: RefCell<Timers<Callback>>,
     /// The clock as read once per iteration, right after the selector returned (step 3 of
-    /// `run_once` needs it for the timers anyway); see [`iteration_time`].
-    now: Cell<Instant>,
+    /// `run_once` needs it for the timers anyway); see `iteration_time`.
+    pub(crate) now: Cell<Instant>,
 }
+// ANCHOR_END: core
 
 thread_local! {
     /// The runtime whose `block_on` is running on this thread, if any.
@@ -160,20 +153,15 @@ impl Runtime {
     }
 
     fn with_selector(selector: Selector) -> io::Result<Runtime> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let shared = Arc::new(Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            remote: Mutex::new(Vec::new()),
-            wake_fd: WakeFd::new()?,
-        });
-        let reactor = Reactor::new(selector, shared.wake_fd.fd())?;
+        let remote = Arc::new(Remote::new()?);
+        let reactor = Reactor::new(selector, remote.wake_fd())?;
         Ok(Runtime {
             core: Rc::new(Core {
-                shared,
+                scheduler: Scheduler { remote },
                 tasks: RefCell::new(Slab::default()),
                 ready: RefCell::new(VecDeque::new()),
                 callbacks: RefCell::new(VecDeque::new()),
-                reactor,
+                reactor: Rc::new(reactor),
                 timers: RefCell::new(Timers::default()),
                 now: Cell::new(Instant::now()),
             }),
@@ -188,8 +176,7 @@ impl Runtime {
         let core = &self.core;
         let mut future = pin!(future);
         core.now.set(Instant::now());
-        let main =
-            Arc::new(TaskWaker { id: MAIN_ID, queued: AtomicBool::new(true), shared: core.shared.clone() });
+        let main = Arc::new(TaskWaker::new(MAIN_ID, core.scheduler.clone()));
         let waker = Waker::from(main.clone());
         core.ready.borrow_mut().push_back(MAIN_ID);
         loop {
@@ -214,8 +201,8 @@ pub fn run<F: Future>(future: F) -> F::Output {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Tasks hold Rc<Core> (through sockets and timers): drop them explicitly, or the
-        // cycle Core -> task -> socket -> Core would leak them and their fds. Dropping a
+        // Tasks hold Rc<Core> (through timers and handles): drop them explicitly, or the
+        // cycle Core -> task -> Sleep -> Core would leak them and their fds. Dropping a
         // future may wake or even spawn, so repeat until nothing is left.
         let _enter = Enter::new(&self.core);
         loop {
@@ -234,24 +221,25 @@ impl Drop for Runtime {
 }
 
 impl Core {
+    // ANCHOR: spawn
     pub(crate) fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
         let mut tasks = self.tasks.borrow_mut();
         let id = tasks.next_key().to_u64();
-        let header = Arc::new(TaskWaker { id, queued: AtomicBool::new(true), shared: self.shared.clone() });
-        let task = Rc::new(Task::new(header, future));
-        let key = tasks.insert(task.clone());
+        let (runnable, handle) = task::spawn(id, future, self.scheduler.clone());
+        let key = tasks.insert(runnable);
         debug_assert_eq!(key.to_u64(), id);
         drop(tasks);
         self.ready.borrow_mut().push_back(id);
         trace!("task {} spawned", fmt_id(id));
-        JoinHandle::new(task)
+        handle
     }
+    // ANCHOR_END: spawn
 
     // ANCHOR: run_once
     /// One loop iteration, in the order of asyncio's `_run_once`.
     fn run_once<F: Future>(
         &self,
-        main: &TaskWaker,
+        main: &TaskWaker<Scheduler>,
         main_waker: &Waker,
         mut future: Pin<&mut F>,
     ) -> Option<F::Output> {
@@ -277,11 +265,12 @@ impl Core {
                 None => trace!("select: nothing ready, no timer, sleeping until an fd is ready"),
             }
         }
-        if let Err(e) = self.reactor.turn(timeout, &self.shared.wake_fd) {
-            panic!("selector failed: {e}");
-        }
+        let wake_fd_reported = match self.reactor.turn(timeout) {
+            Ok(reported) => reported,
+            Err(e) => panic!("selector failed: {e}"),
+        };
         //    Wakes that other threads left for us since the last iteration.
-        let remote = std::mem::take(&mut *self.shared.remote.lock().unwrap_or_else(|e| e.into_inner()));
+        let remote = self.scheduler.remote.take(wake_fd_reported);
         self.ready.borrow_mut().extend(remote);
 
         // 3. Due timers: wake their tasks, queue their callbacks.
@@ -290,7 +279,14 @@ impl Core {
         loop {
             let due = self.timers.borrow_mut().pop_due(now);
             match due {
-                Some(entry) => entry.fire(self),
+                Some(TimerEntry::Wake(waker)) => {
+                    trace!("timer fired");
+                    waker.wake();
+                }
+                Some(TimerEntry::Call(callback)) => {
+                    trace!("timer fired (callback)");
+                    self.callbacks.borrow_mut().push_back(callback);
+                }
                 None => break,
             }
         }
@@ -311,7 +307,7 @@ impl Core {
         for _ in 0..ntasks {
             let Some(id) = self.ready.borrow_mut().pop_front() else { break };
             if id == MAIN_ID {
-                main.queued.store(false, Ordering::Release);
+                main.dequeued();
                 trace!("task main polled");
                 let mut cx = Context::from_waker(main_waker);
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
@@ -340,6 +336,7 @@ impl Core {
         }
     }
 
+    /// Queues a `call_soon` callback for the next iteration.
     pub(crate) fn push_callback(&self, cb: Callback) {
         self.callbacks.borrow_mut().push_back(cb);
     }
@@ -367,69 +364,9 @@ pub async fn yield_now() {
     .await
 }
 
-// ANCHOR: handles
-/// A scheduled callback ([`call_soon`], [`call_later`], [`call_at`]); asyncio's
-/// `Handle`/`TimerHandle`. [`Handle::cancel`] before it runs and it never runs.
-pub struct Handle {
-    cancelled: Rc<Cell<bool>>,
-    timer: Option<Key>,
-    core: Weak<Core>,
+/// The fds the current runtime's reactor watches right now, in no particular order (the
+/// runtime's own wake fd is not among them). For tests and the curious: after a socket is
+/// dropped its fd is gone from this list before the fd is closed. Panics outside `block_on`.
+pub fn registered_fds() -> Vec<RawFd> {
+    current().reactor.fds()
 }
-
-impl Handle {
-    /// Cancels the callback. A timer's heap entry stays where it is and is skipped (at no
-    /// cost beyond the pop) when its deadline comes: lazy deletion.
-    pub fn cancel(&self) {
-        self.cancelled.set(true);
-        if let (Some(key), Some(core)) = (self.timer, self.core.upgrade()) {
-            // Drop the callback only once the heap's borrow has ended: what it captured may
-            // touch the timers when dropped (an armed Sleep disarms itself).
-            let removed = core.timers.borrow_mut().remove(key);
-            drop(removed);
-        }
-    }
-
-    /// True once [`Handle::cancel`] was called.
-    pub fn cancelled(&self) -> bool {
-        self.cancelled.get()
-    }
-}
-
-/// Runs `f` on the loop's next iteration (asyncio's `call_soon`).
-pub fn call_soon(f: impl FnOnce() + 'static) -> Handle {
-    let core = current();
-    let cancelled = Rc::new(Cell::new(false));
-    core.push_callback(Callback { cancelled: cancelled.clone(), f: Box::new(f) });
-    Handle { cancelled, timer: None, core: Rc::downgrade(&core) }
-}
-
-/// Runs `f` once `delay` has passed on the loop's clock (asyncio's `call_later`).
-pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> Handle {
-    call_at(time() + delay, f)
-}
-
-/// Runs `f` at `when` on the loop's clock (asyncio's `call_at`).
-pub fn call_at(when: Instant, f: impl FnOnce() + 'static) -> Handle {
-    let core = current();
-    let cancelled = Rc::new(Cell::new(false));
-    let cb = Callback { cancelled: cancelled.clone(), f: Box::new(f) };
-    let key = core.timers.borrow_mut().insert_callback(when, cb);
-    Handle { cancelled, timer: Some(key), core: Rc::downgrade(&core) }
-}
-
-/// The loop's own clock (asyncio's `loop.time()`): monotonic, so deadlines never move when
-/// someone changes the wall clock.
-pub fn time() -> Instant {
-    Instant::now()
-}
-
-/// The loop's clock as it read it when the current iteration began (just after the selector
-/// returned), without reading it again. [`time`] reads the clock, which costs about as much as
-/// parsing a small HTTP request on a virtual machine; this is a field load. It lags the real
-/// time by however long the iteration has run so far (microseconds, unless a task hogs the
-/// loop), so it suits deadlines of seconds computed over and over, such as a server's idle
-/// timeout per request, not the measurement of short durations. Panics outside `block_on`.
-pub fn iteration_time() -> Instant {
-    current().now.get()
-}
-// ANCHOR_END: handles
