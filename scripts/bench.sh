@@ -27,7 +27,7 @@ usage() { sed -n '2,20p' "$0" | cut -c3-; }
 case "$what" in
   echo | runtime | http | all) ;;
   -h | --help) usage; exit 0 ;;
-  *) usage >&2; exit 2 ;;
+  *) { echo "error: no benchmark \"$what\""; usage; } >&2; exit 2 ;;
 esac
 
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -217,7 +217,7 @@ wrk_row() {
     ${script[@]+"${script[@]}"} "http://127.0.0.1:$port/hello" >"$out" 2>&1; } 2>&1)
   c1=$(cpu_ticks "$pid")
   awk -v name="$name" -v mode="$mode" -v c0="$c0" -v c1="$c1" -v tick="$tick" -v times="$times" '
-    /^ +Latency/      { avg = $2 }
+    /^ +Latency +[0-9]/ { avg = $2 }   # not "Latency Distribution"
     /^ +99%/          { p99 = $2 }
     / requests in /   { n = $1 }
     /^Requests\/sec/  { rps = $2 }
@@ -278,8 +278,23 @@ bench_http() {
   build_peer hyper-hello
   if [ -n "$linux" ]; then build_peer epoll-hello; fi
 
-  say "our server, the raw epoll server, hyper, nginx: one at a time on CPU $SERVER_CPU; \
-each: idle memory, a 2 s warm-up, wrk -t1 -c$CONNS -d$DUR on CPU $CLIENT_CPU plain, then pipelined"
+  if [ -n "$wrk" ] || [ -n "$python" ]; then
+    compare_servers
+  else
+    note "neither wrk nor python3: no server rows"
+  fi
+  if [ -n "$linux" ]; then loadgen_against_wrk; fi
+}
+
+# One server at a time, each freshly started: our stage 6 server, then the reference servers.
+compare_servers() {
+  local plan="" where=""
+  if [ -n "$pinning" ]; then where=" on CPU $SERVER_CPU"; fi
+  if [ -n "$python" ]; then plan="idle memory"; fi
+  if [ -n "$wrk" ]; then
+    plan="${plan:+$plan, }a 2 s warm-up, then wrk -t1 -c$CONNS -d$DUR${pinning:+ on CPU $CLIENT_CPU}, plain and pipelined"
+  fi
+  say "our server, the raw epoll server, hyper, nginx: one at a time, freshly started$where; each: $plan"
   if [ -n "$wrk" ]; then wrk_header; fi
   measure_server stage6 "$BASEPORT" "$bin/stage6-server" --addr "127.0.0.1:$BASEPORT" --bench-hello
   if [ -n "$linux" ]; then
@@ -297,22 +312,22 @@ each: idle memory, a 2 s warm-up, wrk -t1 -c$CONNS -d$DUR on CPU $CLIENT_CPU pla
     say "idle memory: a fresh server, $IDLE_CONNS keep-alive connections after one GET each (rss_idle.py)"
     printf '%s\n' "${rss_lines[@]}"
   fi
-  echo "(wrk's full output: $logs)"
+  if [ -n "$wrk" ]; then echo "(wrk's full output: $logs)"; fi
+}
 
-  if [ -n "$linux" ]; then
-    say "our load generator against wrk, both loading the raw epoll server (1 thread, $CONNS connections, $DUR each)"
-    local port=$((BASEPORT + 1))
-    if start_server epoll "$port" "$peers_bin/epoll-hello" "$port"; then
-      if [ -n "$wrk" ]; then
-        printf 'wrk:            '
-        on_cpu "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DUR" "http://127.0.0.1:$port/hello" | grep 'Requests/sec'
-      fi
-      echo "stage6-loadgen:"
-      on_cpu "$CLIENT_CPU" "$bin/stage6-loadgen" "http://127.0.0.1:$port/hello" \
-        --connections "$CONNS" --duration "$DUR" 2>/dev/null
-      stop_server
-    fi
+# Two clients, one server: wrk and stage6-loadgen in turn against the raw epoll server.
+loadgen_against_wrk() {
+  local port=$((BASEPORT + 1))
+  say "our load generator${wrk:+ against wrk}, loading the raw epoll server (1 thread, $CONNS connections, $DUR)"
+  start_server epoll "$port" "$peers_bin/epoll-hello" "$port" || return 0
+  if [ -n "$wrk" ]; then
+    printf 'wrk:            '
+    on_cpu "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DUR" "http://127.0.0.1:$port/hello" | grep 'Requests/sec'
   fi
+  echo "stage6-loadgen:"
+  on_cpu "$CLIENT_CPU" "$bin/stage6-loadgen" "http://127.0.0.1:$port/hello" \
+    --connections "$CONNS" --duration "$DUR" 2>/dev/null
+  stop_server
 }
 
 case "$what" in
