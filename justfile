@@ -41,7 +41,8 @@ check:
 tour COUNT="10" DELAY="100":
     scripts/tour.sh {{COUNT}} {{DELAY}}
 
-# The benchmarks (release builds): `just bench` for all, or one of echo | runtime | http
+# The benchmarks (release builds): `just bench` for all, or one of echo | runtime | http.
+# Builds the reference programs of scripts/peers on first use (a few minutes).
 bench WHAT="all":
     scripts/bench.sh {{WHAT}}
 

@@ -22,7 +22,7 @@ pub const MAX_STREAM_LINES: u32 = 100_000;
 /// Where `mdbook build docs` writes the workshop's book in this source tree.
 pub const BOOK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/book");
 
-/// Exactly what the reference peers answer: for benchmarks, so the
+/// Exactly what the reference servers answer (`scripts/peers/`): for benchmarks, so the
 /// comparison is byte for byte.
 pub async fn hello(_: Request) -> Response {
     Response::text("Hello, World!").content_type("text/plain")

@@ -1,4 +1,4 @@
-//! `stage5-bench`: the workloads of the tokio reference bench (shared/peers/tokio-runtime-bench)
+//! `stage5-bench`: the workloads of the tokio reference program (scripts/peers/tokio-runtime)
 //! on the stage 5 runtime, same sizes, same xorshift delays, same output line
 //! `<workload>: <n> in <ms> ms`, so both can be run side by side. Plus `idle`: RSS per idle
 //! connection held by an in-process stage 5 echo server, and `idle-threads`: the same for
