@@ -9,15 +9,19 @@
 //!
 //! 1. [`http`]: the bytes of an HTTP/1.0 `GET`, a response parser that never trusts the
 //!    network, and the blocking [`http::get`] every later stage re-does without blocking.
-//! 2. `src/bin/stage1-client.rs`: ten `get`s one after another (about ten latencies), then
-//!    `src/bin/stage1-threads.rs`: ten threads (one latency, one thread each).
-//! 3. [`echo`]: blocking echo servers, one client at a time and thread per client.
-//! 4. [`net`]: binding a listener and what an accept loop does when `accept` fails.
+//! 2. `src/bin/stage1-client.rs`: ten `get`s one after another (about ten latencies).
+//! 3. [`echo`]: blocking echo servers, one client at a time and thread per client (their front
+//!    ends are `src/bin/stage1-echo.rs` and `src/bin/stage1-echo-threads.rs`), and [`net`]:
+//!    binding their listener, and what an accept loop does when `accept` fails.
+//! 4. `src/bin/stage1-threads.rs`: ten threads (one latency, one thread each), and what the
+//!    threads cost.
 //!
-//! ## Going further
+//! ## Not the lesson: the workshop
 //!
-//! [`workshop`] holds the scaffolding all stages share (flags, the demo server, the test kit).
-//! It is not part of the lesson; the book's appendix covers it.
+//! [`workshop`] holds the scaffolding all stages share: flags, the demo server every client
+//! talks to (`src/bin/stage1-demo-server.rs` runs it on its own) and its side of HTTP, and the
+//! test kit (only with the `testkit` feature, which every stage turns on in
+//! `[dev-dependencies]`). The book's appendix "The workshop's scaffolding" walks through it.
 //!
 //! ## Example
 //!

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use stage1_blocking::http::{self, parse_response};
 use stage1_blocking::workshop::demo::{DemoConfig, DemoServer, expected_body};
+use stage1_blocking::workshop::server_http;
 use stage1_blocking::workshop::testkit::{connect, raw_exchange, read_all};
 
 fn instant() -> DemoServer {
@@ -15,7 +16,7 @@ fn instant() -> DemoServer {
 
 fn full_response(status: u16, reason: &str, body: &[u8]) -> Vec<u8> {
     let content_type = if status == 200 { "text/html; charset=utf-8" } else { "text/plain" };
-    http::response_bytes(status, reason, content_type, body)
+    server_http::response_bytes(status, reason, content_type, body)
 }
 
 #[test]

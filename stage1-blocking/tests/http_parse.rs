@@ -2,9 +2,9 @@
 
 use std::io::{self, Read};
 
-use stage1_blocking::http::{
-    self, HeadRead, MAX_HEAD, ParseError, Response, parse_request_head, parse_response, read_request_head,
-    request_bytes,
+use stage1_blocking::http::{self, ParseError, Response, parse_response, request_bytes};
+use stage1_blocking::workshop::server_http::{
+    self, HeadRead, MAX_HEAD, parse_request_head, read_request_head,
 };
 use stage1_blocking::workshop::testkit;
 
@@ -238,7 +238,7 @@ fn read_request_head_limits_size_and_reports_eof() {
 
 #[test]
 fn response_bytes_round_trip_through_the_parser() {
-    let bytes = http::response_bytes(404, "Not Found", "text/plain", b"nope\n");
+    let bytes = server_http::response_bytes(404, "Not Found", "text/plain", b"nope\n");
     let r = parse_response(&bytes).unwrap();
     assert_eq!((r.status, r.reason.as_str(), r.body.as_slice()), (404, "Not Found", &b"nope\n"[..]));
     assert_eq!(r.header("connection"), Some("close"));

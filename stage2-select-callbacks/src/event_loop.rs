@@ -81,7 +81,7 @@ pub struct EventLoop {
     /// The events of the current batch, copied out so callbacks can borrow the loop mutably.
     batch: Vec<Readiness>,
     /// Registered fds by token. A token is never reused, so an event carrying the token of a
-    /// source that is gone (or was replaced) finds nothing here and is skipped.
+    /// registration that is gone (or was replaced) finds nothing here and is skipped.
     watched: HashMap<Token, Watched>,
     /// fd -> its current token.
     tokens: HashMap<RawFd, Token>,
@@ -169,25 +169,25 @@ impl EventLoop {
                 let token = Token(self.next_token);
                 self.next_token += 1;
                 self.tokens.insert(fd, token);
-                let source = Watched { fd, reader: Slot::Empty, writer: Slot::Empty, registered: None };
-                self.watched.insert(token, source);
+                let watched = Watched { fd, reader: Slot::Empty, writer: Slot::Empty, registered: None };
+                self.watched.insert(token, watched);
                 token
             }
         };
-        let Some(source) = self.watched.get_mut(&token) else {
+        let Some(watched) = self.watched.get_mut(&token) else {
             return Err(io::Error::other(format!("event loop lost track of fd {fd}")));
         };
         crate::trace!(
             "loop: {} {direction} of fd {fd}",
             if slot.is_set() { "register" } else { "unregister" }
         );
-        let old = std::mem::replace(source.slot(direction), slot);
+        let old = std::mem::replace(watched.slot(direction), slot);
         let result = self.sync(token);
         if result.is_err() {
             // The selector refused (say, a regular file with epoll): leave things as they were.
-            if let Some(source) = self.watched.get_mut(&token) {
-                *source.slot(direction) = old;
-                if source.wanted().is_none() && source.registered.is_none() {
+            if let Some(watched) = self.watched.get_mut(&token) {
+                *watched.slot(direction) = old;
+                if watched.wanted().is_none() && watched.registered.is_none() {
                     self.forget(token);
                 }
             }
@@ -201,22 +201,22 @@ impl EventLoop {
     /// This happens at once, not lazily before the next `select`, because the caller may
     /// close the fd right after unregistering it, and the number may be reused at once.
     fn sync(&mut self, token: Token) -> io::Result<()> {
-        let Some(source) = self.watched.get_mut(&token) else { return Ok(()) };
-        let fd = source.fd;
-        match (source.registered, source.wanted()) {
+        let Some(watched) = self.watched.get_mut(&token) else { return Ok(()) };
+        let fd = watched.fd;
+        match (watched.registered, watched.wanted()) {
             (None, None) => {
                 self.forget(token);
                 Ok(())
             }
             (None, Some(wanted)) => {
                 self.selector.register(fd, token, wanted)?;
-                source.registered = Some(wanted);
+                watched.registered = Some(wanted);
                 Ok(())
             }
             (Some(now), Some(wanted)) if now == wanted => Ok(()),
             (Some(_), Some(wanted)) => {
                 self.selector.reregister(fd, token, wanted)?;
-                source.registered = Some(wanted);
+                watched.registered = Some(wanted);
                 Ok(())
             }
             (Some(_), None) => {
@@ -230,8 +230,8 @@ impl EventLoop {
     // ANCHOR_END: register
 
     fn forget(&mut self, token: Token) {
-        if let Some(source) = self.watched.remove(&token) {
-            self.tokens.remove(&source.fd);
+        if let Some(watched) = self.watched.remove(&token) {
+            self.tokens.remove(&watched.fd);
         }
     }
 
@@ -316,12 +316,12 @@ impl EventLoop {
         // An earlier callback of this batch may have unregistered this fd (and even closed it,
         // and a new socket may have got the same number, under a new token): then the event is
         // stale and must not run anything.
-        let Some(source) = self.watched.get_mut(&token) else {
+        let Some(watched) = self.watched.get_mut(&token) else {
             crate::trace!("loop: stale event for {token:?} skipped");
             return;
         };
-        let fd = source.fd;
-        let slot = source.slot(direction);
+        let fd = watched.fd;
+        let slot = watched.slot(direction);
         let mut callback = match std::mem::replace(slot, Slot::Running) {
             Slot::Waiting(callback) => callback,
             other => {
@@ -334,8 +334,8 @@ impl EventLoop {
         crate::trace!("loop: fd {fd} ready, run its {direction}");
         callback(self);
         // Put the callback back, unless it unregistered or replaced itself while it ran.
-        if let Some(source) = self.watched.get_mut(&token) {
-            let slot = source.slot(direction);
+        if let Some(watched) = self.watched.get_mut(&token) {
+            let slot = watched.slot(direction);
             if matches!(slot, Slot::Running) {
                 *slot = Slot::Waiting(callback);
             }

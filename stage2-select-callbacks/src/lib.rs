@@ -6,14 +6,49 @@
 //! sleeps in one place until *some* socket is ready, and runs the callback that was waiting for
 //! that socket. Ten requests now overlap, and take about one latency instead of ten.
 //!
-//! * [`selector`]: the `Selector` (poll(2) everywhere, epoll on Linux).
-//! * [`event_loop`]: the `EventLoop` that runs a callback when its fd is ready.
-//! * [`crawler`]: seed 003's callback crawler, every request at once on one thread.
-//! * [`echo`]: a callback echo server with per-connection write buffers and back-pressure.
-//! * [`buffer`]: [`buffer::WriteBuffer`], the pending output and water marks every echo server uses.
-//! * [`net`]: non-blocking connect and its `SO_ERROR` check; `send` without `SIGPIPE`.
-//! * [`sys`]: the only `unsafe` code, thin syscall wrappers.
-//! * [`trace`](mod@trace): `TRACE=1` prints what the loop decides.
+//! ## Reading order (the core path)
+//!
+//! 1. [`selector`]: the `Selector` (poll(2) everywhere, epoll on Linux): register an fd with a
+//!    `Token` and an `Interest`, `select` hands back `Readiness` reports.
+//! 2. [`event_loop`]: the `EventLoop` that runs a callback when its fd is ready (a reader and
+//!    a writer slot per fd, kept in a `Watched` record).
+//! 3. [`net`]: non-blocking connect and its `SO_ERROR` check, `send` without `SIGPIPE`,
+//!    accepting until `WouldBlock`.
+//! 4. [`crawler`]: seed 003's callback crawler, every request at once on one thread; its
+//!    front end is `src/bin/stage2-client.rs`.
+//! 5. The server half: [`buffer`] (`WriteBuffer`, the pending output and the water marks that
+//!    make back-pressure), then [`echo`], the callback echo server that uses it (front end:
+//!    `src/bin/stage2-echo.rs`). Stages 3 and 4 reuse both.
+//!
+//! ## Going further
+//!
+//! * `src/bin/stage2-echo-bench.rs`: a thousand clients at once against the echo server.
+//! * [`sys`]: the crate's only `unsafe` code, thin wrappers over poll, epoll and the
+//!   descriptor limits.
+//! * [`trace`](mod@trace): how `TRACE=1` makes the loops say what they decide.
+//!
+//! ## Example
+//!
+//! ```
+//! use stage1_blocking::workshop::demo::{DemoConfig, DemoServer, expected_body};
+//! use stage2_select_callbacks::crawler;
+//! # std::thread::spawn(|| {
+//! #     std::thread::sleep(stage1_blocking::workshop::testkit::SAFETY_TIMEOUT);
+//! #     eprintln!("the crawl never ended: a callback that was never run, or one never unregistered");
+//! #     std::process::exit(1);
+//! # });
+//!
+//! let server = DemoServer::start(DemoConfig::instant())?;
+//! let paths = ["/1", "/2", "/3"].map(String::from);
+//! // Three requests in flight at once, on this thread: connect, send and read are callbacks
+//! // that the event loop runs when their socket is ready.
+//! let results = crawler::crawl(server.addr(), &paths)?;
+//! assert_eq!(results.len(), 3); // in the order they finished
+//! for (path, outcome) in results {
+//!     assert_eq!(Some(outcome?.body), expected_body(&path));
+//! }
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod buffer;
 pub mod crawler;

@@ -26,6 +26,7 @@ use stage2_select_callbacks::trace;
 
 use crate::future::{Future, ReadyQueue};
 
+// ANCHOR: waiters
 /// One fd's waiters: at most one future for "readable" and one for "writable".
 #[derive(Default)]
 struct Waiters {
@@ -46,6 +47,7 @@ impl Waiters {
         }
     }
 }
+// ANCHOR_END: waiters
 
 // ANCHOR: event_loop
 /// A single-threaded event loop: a ready queue of callbacks and a selector whose registered

@@ -18,7 +18,7 @@ use stage2_select_callbacks::trace;
 use stage3_futures::{EventLoop, Future};
 
 use crate::coroutine::Coroutine;
-use crate::task::Task;
+use crate::task::{Task, TaskCounts};
 
 // ANCHOR: scheduler
 /// Runs tasks on one thread. Clone it freely (coroutines keep a clone to wait on sockets and
@@ -31,11 +31,9 @@ pub struct Scheduler {
 struct Inner {
     /// Ready queue + selector, from stage 3.
     lp: EventLoop,
-    /// Tasks spawned and not finished yet: `run` stops when this reaches zero.
-    alive: Cell<usize>,
+    /// Tasks alive (`run` stops when none is left) and steps taken, shared with every task.
+    counts: Rc<TaskCounts>,
     next_id: Cell<usize>,
-    /// Task steps taken so far, all tasks together.
-    steps: Cell<u64>,
 }
 // ANCHOR_END: scheduler
 
@@ -51,9 +49,7 @@ impl Scheduler {
     }
 
     fn with_loop(lp: EventLoop) -> Scheduler {
-        Scheduler {
-            inner: Rc::new(Inner { lp, alive: Cell::new(0), next_id: Cell::new(0), steps: Cell::new(0) }),
-        }
+        Scheduler { inner: Rc::new(Inner { lp, counts: Rc::default(), next_id: Cell::new(0) }) }
     }
 
     /// The stage 3 loop underneath.
@@ -72,11 +68,11 @@ impl Scheduler {
     {
         let id = self.inner.next_id.get() + 1;
         self.inner.next_id.set(id);
-        self.inner.alive.set(self.inner.alive.get() + 1);
+        self.inner.counts.spawned();
         let name = name.into();
-        trace!("scheduler: spawn task {id} ({name}), {} alive", self.inner.alive.get());
+        trace!("scheduler: spawn task {id} ({name}), {} alive", self.alive());
         let result = self.inner.lp.create_future(format!("task {id} {name}"));
-        let task = Task::new(self, id, name, coroutine, result.clone());
+        let task = Task::new(&self.inner.counts, id, name, coroutine, result.clone());
         // Python's Task.__init__: loop.call_soon(self._step). The first resume gets Ok(()).
         self.inner.lp.call_soon_named(&format!("first step of task {id}"), move || task.step(Ok(())));
         result
@@ -112,12 +108,12 @@ impl Scheduler {
 
     /// Tasks spawned and not yet finished.
     pub fn alive(&self) -> usize {
-        self.inner.alive.get()
+        self.inner.counts.alive()
     }
 
     /// Task steps taken so far, all tasks together.
     pub fn steps(&self) -> u64 {
-        self.inner.steps.get()
+        self.inner.counts.steps()
     }
 
     /// A future that resolves when `fd` is readable (see stage 3's `EventLoop::wait_readable`).
@@ -139,12 +135,4 @@ impl Scheduler {
         future
     }
     // ANCHOR_END: yield_now
-
-    pub(crate) fn count_step(&self) {
-        self.inner.steps.set(self.inner.steps.get() + 1);
-    }
-
-    pub(crate) fn task_finished(&self) {
-        self.inner.alive.set(self.inner.alive.get() - 1);
-    }
 }

@@ -9,6 +9,11 @@
 //!   nothing in the program points at it except that future;
 //! * when the coroutine completes, the task sets its own result future (a stage 3 `Future`),
 //!   so other code (or other tasks) can wait for the task like for anything else.
+//!
+//! asyncio's `Task` keeps a reference to its loop. Ours needs only two numbers from the
+//! scheduler (steps taken, tasks alive), so it holds a [`TaskCounts`] that the scheduler shares
+//! with every task, not the scheduler itself: the scheduler knows tasks, tasks do not know the
+//! scheduler, and the files depend one way (`scheduler.rs` -> `task.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -17,7 +22,41 @@ use stage2_select_callbacks::trace;
 use stage3_futures::Future;
 
 use crate::coroutine::{Coroutine, Sent, Step};
-use crate::scheduler::Scheduler;
+
+// ANCHOR: task_counts
+/// The two counters a scheduler and all its tasks share: tasks still alive (the scheduler's
+/// `run` stops at zero) and steps taken, all tasks together.
+#[derive(Debug, Default)]
+pub struct TaskCounts {
+    alive: Cell<usize>,
+    steps: Cell<u64>,
+}
+// ANCHOR_END: task_counts
+
+impl TaskCounts {
+    /// Tasks spawned and not finished yet.
+    pub fn alive(&self) -> usize {
+        self.alive.get()
+    }
+
+    /// Task steps taken so far, all tasks together.
+    pub fn steps(&self) -> u64 {
+        self.steps.get()
+    }
+
+    /// One more task is alive (the scheduler calls this when it spawns one).
+    pub(crate) fn spawned(&self) {
+        self.alive.set(self.alive.get() + 1);
+    }
+
+    fn stepped(&self) {
+        self.steps.set(self.steps.get() + 1);
+    }
+
+    fn finished(&self) {
+        self.alive.set(self.alive.get() - 1);
+    }
+}
 
 // ANCHOR: task
 /// One coroutine being driven, and the future of its result.
@@ -31,7 +70,9 @@ pub struct Task<C, T> {
     result: Future<T>,
     /// How many times `step` has run.
     steps: Cell<u64>,
-    scheduler: Scheduler,
+    /// Shared with the scheduler and every other task: `step` counts itself there, and says
+    /// when the task is finished.
+    counts: Rc<TaskCounts>,
 }
 // ANCHOR_END: task
 
@@ -42,9 +83,10 @@ where
     C: Coroutine<Output = anyhow::Result<T>> + 'static,
     T: 'static,
 {
-    /// A task for `coroutine` whose outcome will be `result`. Use [`Scheduler::spawn`].
+    /// A task for `coroutine` whose outcome will be `result`. Use
+    /// [`Scheduler::spawn`](crate::scheduler::Scheduler::spawn).
     pub(crate) fn new(
-        scheduler: &Scheduler,
+        counts: &Rc<TaskCounts>,
         id: usize,
         name: String,
         coroutine: C,
@@ -56,7 +98,7 @@ where
             coroutine: RefCell::new(coroutine),
             result,
             steps: Cell::new(0),
-            scheduler: scheduler.clone(),
+            counts: Rc::clone(counts),
         })
     }
 
@@ -66,7 +108,7 @@ where
     pub fn step(self: Rc<Self>, sent: Sent) {
         let n = self.steps.get() + 1;
         self.steps.set(n);
-        self.scheduler.count_step();
+        self.counts.stepped();
         let before = if trace::enabled() { self.coroutine.borrow().state_path() } else { String::new() };
         // The borrow lasts only for this call: the coroutine may spawn other tasks, which is
         // fine (they are scheduled, not run), but it can never reach back into its own task.
@@ -96,7 +138,7 @@ where
                     Ok(value) => self.result.set_result(value),
                     Err(err) => self.result.set_exception(err),
                 };
-                self.scheduler.task_finished();
+                self.counts.finished();
             }
         }
     }

@@ -9,6 +9,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 
 use stage1_blocking::http;
+use stage1_blocking::workshop::server_http;
 use stage3_futures::FutureError;
 use stage4_tasks::echo::{AcceptLoop, EchoHandler};
 use stage4_tasks::fib::{Fib, fib_iterative};
@@ -66,7 +67,7 @@ fn get_goes_start_connecting_receiving_done() {
 
     assert_eq!(read_head(&mut conn), http::request_bytes(&addr.to_string(), "/7"));
     let body = b"<p>seven</p>".to_vec();
-    conn.write_all(&http::response_bytes(200, "OK", "text/html", &body)).unwrap();
+    conn.write_all(&server_http::response_bytes(200, "OK", "text/html", &body)).unwrap();
     drop(conn); // EOF ends the response (HTTP/1.0)
 
     // Each readable wake-up reads one chunk; the last one reads the EOF.
@@ -108,7 +109,7 @@ fn get_parks_in_sending_when_the_request_does_not_fit() {
     let server = thread::spawn(move || {
         wait_for_go.recv().unwrap();
         let head = read_head(&mut conn);
-        conn.write_all(&http::response_bytes(404, "Not Found", "text/plain", b"no")).unwrap();
+        conn.write_all(&server_http::response_bytes(404, "Not Found", "text/plain", b"no")).unwrap();
         head.len()
     });
 

@@ -405,7 +405,6 @@ pub fn error_line(path: &str, error: &dyn fmt::Display) -> String {
     format!("GET {path} -> error: {error:#}")
 }
 
-// ANCHOR: crawler_demo
 /// What a crawler demo hands each finished request to: it prints the request's line
 /// ([`response_line`] or [`error_line`]) and counts the failures, which decide the exit code.
 ///
@@ -434,6 +433,7 @@ impl Report {
     }
 }
 
+// ANCHOR: crawler_demo
 /// The client demo every stage shares; `crawl` is the only part that differs between stages.
 ///
 /// 1. parses the [`ClientArgs`] flags (`--help`, bad flags: exit 0 / exit 2);
@@ -467,6 +467,7 @@ pub fn run_crawler_demo(
 ) {
     run_crawler_demo_with(program, about, |cli| cli, |_| crawl);
 }
+// ANCHOR_END: crawler_demo
 
 /// [`run_crawler_demo`] for a stage whose crawler takes flags of its own: `more_flags` adds
 /// them to the shared [`ClientArgs`] ones (they show in `--help`), and `crawler` reads them
@@ -523,7 +524,6 @@ pub fn run_crawler_demo_with<C>(
         std::process::exit(1);
     }
 }
-// ANCHOR_END: crawler_demo
 
 // ANCHOR: summary_line
 /// The line every demo ends with, comparable across stages:

@@ -26,7 +26,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::lock;
-use crate::http::{self, HeadRead, ParseError};
+use super::server_http::{self, HeadRead};
+use crate::http::ParseError;
 use crate::net;
 
 /// Bytes per piece in trickle mode.
@@ -285,7 +286,7 @@ fn answer(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
 
-    let head = match http::read_request_head(stream)? {
+    let head = match server_http::read_request_head(stream)? {
         HeadRead::Closed => return Ok(()),
         HeadRead::Invalid(ParseError::HeadTooLarge { .. }) => {
             let body = b"request head too large\n";
@@ -294,7 +295,7 @@ fn answer(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
         HeadRead::Invalid(e) => return respond(stream, shared, 400, "Bad Request", &error_body(&e)),
         HeadRead::Complete(head) => head,
     };
-    let request = match http::parse_request_head(&head) {
+    let request = match server_http::parse_request_head(&head) {
         Ok(request) => request,
         Err(e) => return respond(stream, shared, 400, "Bad Request", &error_body(&e)),
     };
@@ -331,7 +332,7 @@ fn respond(
     body: &[u8],
 ) -> io::Result<()> {
     let content_type = if status == 200 { "text/html; charset=utf-8" } else { "text/plain" };
-    let bytes = http::response_bytes(status, reason, content_type, body);
+    let bytes = server_http::response_bytes(status, reason, content_type, body);
     if shared.config.trickle {
         for (i, piece) in bytes.chunks(TRICKLE_PIECE).enumerate() {
             if i > 0 && !shared.pause(TRICKLE_PAUSE) {
@@ -378,6 +379,7 @@ fn close_politely(stream: &mut TcpStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http;
     use std::io::Read;
     use std::sync::Weak;
 

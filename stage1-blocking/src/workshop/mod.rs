@@ -8,6 +8,8 @@
 //!   usage errors with exit status 2, the crawler demo's summary line).
 //! * [`demo`]: the demo server every crawler talks to: a path `/N` answers after a configurable
 //!   delay that stands for network latency, thread per connection.
+//! * [`server_http`]: HTTP from the server's side, for the demo server: read a request head
+//!   (bounded), parse it, write a whole response.
 //! * `testkit` (only with the `testkit` feature, which every stage turns on for its tests in
 //!   `[dev-dependencies]`): the client side of every stage's tests, and the shared exams
 //!   (`check_echo`, `check_client_binary`, ...) each stage's programs must pass.
@@ -18,6 +20,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub mod cli;
 pub mod demo;
+pub mod server_http;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod timeline;
