@@ -16,8 +16,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::task::Poll;
 use std::thread;
 
-use stage1_blocking::http::{self, HeadRead, Response};
+use stage1_blocking::http::Response;
 use stage1_blocking::workshop::demo::{DemoConfig, DemoServer, expected_body};
+use stage1_blocking::workshop::server_http::{self, HeadRead};
 use stage1_blocking::workshop::testkit::{self, SAFETY_TIMEOUT, check_client_binary, run_bin};
 use stage2_select_callbacks::net::send_nosignal;
 use stage2_select_callbacks::selector::Interest;
@@ -222,8 +223,8 @@ fn spawned_requests_are_all_in_flight_at_once() {
         let mut held = Vec::new();
         while held.len() < N {
             let (mut stream, _) = listener.accept()?;
-            if let HeadRead::Complete(head) = http::read_request_head(&mut stream)? {
-                let path = http::parse_request_head(&head).map_err(io::Error::other)?.path;
+            if let HeadRead::Complete(head) = server_http::read_request_head(&mut stream)? {
+                let path = server_http::parse_request_head(&head).map_err(io::Error::other)?.path;
                 held.push((stream, path));
             }
         }
