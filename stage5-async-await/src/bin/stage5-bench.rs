@@ -36,7 +36,7 @@ fn main() {
     )
     .parse();
     let what = args.positionals().first().cloned().unwrap_or_else(|| "all".into());
-    // N, or the workload's default size (a bad N: one line naming it plus the usage, exit 2).
+    // N, or the workload's default size (a bad N: one line naming it, one pointing at --help, exit 2).
     let n = |default: usize| args.positional_or(1, "N", default);
     match what.as_str() {
         "spawn" => bench("spawn", n(1_000_000), spawn_join),
