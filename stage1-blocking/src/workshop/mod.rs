@@ -8,6 +8,7 @@
 //!   usage errors with exit status 2, the crawler demo's summary line).
 //! * [`demo`]: the demo server every crawler talks to: a path `/N` answers after a configurable
 //!   delay that stands for network latency, thread per connection.
+//! * [`memory`]: this process's resident memory, from Linux's `/proc` or, elsewhere, `ps`.
 //! * `testkit` (only with the `testkit` feature, which every stage turns on for its tests in
 //!   `[dev-dependencies]`): the client side of every stage's tests, and the shared exams
 //!   (`check_echo`, `check_client_binary`, ...) each stage's programs must pass.
@@ -18,6 +19,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub mod cli;
 pub mod demo;
+pub mod memory;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -41,6 +41,23 @@ use crate::http::Response;
 /// How long a blocking test socket waits for a read or a write before it gives up.
 pub const SAFETY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Writes `skipped {test}: {why}` to the real stderr, past the test harness's capture, for a
+/// test that cannot run on this machine (too few descriptors, no `/proc`) and returns early:
+/// it then counts as passed, and this line is how a reader learns it proved nothing here.
+pub fn skip(test: &str, why: &str) {
+    let _ = writeln!(io::stderr(), "skipped {test}: {why}");
+}
+
+/// The soft limit on open descriptors as `sh -c 'ulimit -n'` reports it (`u64::MAX` for
+/// unlimited). Stage 1 has no `unsafe` code for `getrlimit`, and a child inherits the limit.
+pub fn soft_fd_limit() -> Option<u64> {
+    let out = std::process::Command::new("sh").args(["-c", "ulimit -n"]).output().ok()?;
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
+}
+
 /// Kernel socket buffer size asked for by [`connect_small_buffers`] and
 /// [`small_buffer_listener`]. Loopback buffers normally grow to megabytes, so a 1 MiB echo
 /// would fit in them whole and no write would ever wait; with small ones it must.
