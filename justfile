@@ -24,18 +24,21 @@ run N *ARGS:
       echo "error: no stage \"$stage\"; the stages are: $(ls -d stage[0-9]-*/ | cut -c6 | paste -sd' ')" >&2
       exit 2
     fi
-    exec cargo run -q -p "$crate" -- "$@"
+    # Not `cargo run -q`: a first build takes a minute, and cargo's progress (on stderr) shows
+    # it is working. The demo's own output is on stdout, as always.
+    exec cargo run -p "$crate" -- "$@"
 
 # Run every test of the workspace (the README's test command)
 test:
     cargo test --workspace
 
-# What CI checks: formatting, clippy with warnings as errors, doc includes, tests
+# What CI checks (.ci/run): formatting, clippy (Linux and macOS targets), docs, book links, tests
 check:
-    cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
-    python3 scripts/check-doc-includes.py docs
-    cargo test --workspace
+    .ci/run
+
+# Says what this machine lacks for the workshop: Rust version, descriptor limit, selector, tools
+doctor:
+    scripts/doctor.sh
 
 # Every stage's crawler against the same settings, one summary line each
 tour COUNT="10" DELAY="100":
@@ -46,7 +49,23 @@ tour COUNT="10" DELAY="100":
 bench WHAT="all":
     scripts/bench.sh {{WHAT}}
 
-# Build and serve the book on http://127.0.0.1:3000 (installs mdbook with cargo if missing)
-docs:
-    command -v mdbook >/dev/null || cargo install mdbook --locked
-    mdbook serve docs --hostname 127.0.0.1 --open
+# Serve the book with live reload, on PORT or the first free port from 3000 (installs mdbook if missing)
+docs PORT="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v mdbook >/dev/null; then
+      echo "mdbook is missing: installing it with 'cargo install mdbook --locked' (it compiles, a few minutes, once)..."
+      cargo install mdbook --locked
+    fi
+    port="${1:-}"
+    if [ -z "$port" ]; then
+      # The first port from 3000 that nobody answers on (bash's /dev/tcp tries a connect).
+      port=3000
+      while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        port=$((port + 1))
+      done
+    fi
+    # The live-reload build goes to target/book-live, never to docs/book: stage6-server serves
+    # docs/book, and a live-reload page there would keep asking it for /__livereload.
+    echo "serving the book on http://127.0.0.1:$port (Ctrl-C stops; 'mdbook build docs' makes docs/book for stage6-server)"
+    exec mdbook serve docs --hostname 127.0.0.1 --port "$port" --dest-dir "$PWD/target/book-live" --open

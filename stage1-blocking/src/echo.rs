@@ -13,6 +13,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -55,11 +56,24 @@ fn serve_and_log(stream: TcpStream) {
     }
 }
 
+/// Whether the serve functions print their log; see [`set_log`].
+static LOG: AtomicBool = AtomicBool::new(true);
+
+/// Turns the log lines of [`serve_one_at_a_time`] and [`serve_thread_per_client`]
+/// (`... connected`, `... left after N bytes echoed`) off or back on, for the whole process.
+/// They are on by default; tests turn them off, because the log writes to the real stdout,
+/// past the test harness's capture (which only sees `print!`), and would litter its report.
+pub fn set_log(on: bool) {
+    LOG.store(on, Ordering::Relaxed);
+}
+
 /// A line of the server's log on stdout. If nobody reads it any more (`| head`), the server
 /// goes on serving without a log: `println!` would panic, and take a client (or, serving one
 /// at a time, the whole server) with it.
 fn log(line: std::fmt::Arguments<'_>) {
-    let _ = writeln!(io::stdout().lock(), "{line}");
+    if LOG.load(Ordering::Relaxed) {
+        let _ = writeln!(io::stdout().lock(), "{line}");
+    }
 }
 
 // ANCHOR: serve_one_at_a_time

@@ -69,7 +69,8 @@ fn fib_refuses_an_n_whose_answer_does_not_fit_in_a_u64() {
         assert_eq!(out.code, Some(2), "N = {n}: {}", out.stderr);
         let first = out.stderr.lines().next().unwrap_or_default();
         assert!(first.starts_with(&format!("error: bad value \"{n}\" for N: ")), "{first}");
-        assert!(out.stderr.contains("Usage: stage4-fib"), "{}", out.stderr);
+        assert!(out.stderr.ends_with("\ntry 'stage4-fib --help'\n"), "{}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
     }
     let out = run(FIB, &["-1"]);
     assert_eq!(out.code, Some(2), "{}", out.stderr); // looks like a flag: "unknown flag -1"

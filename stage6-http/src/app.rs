@@ -185,7 +185,26 @@ pub fn index_page(root: Option<&Path>) -> String {
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Async from scratch: stage 6</title>
+<style>
+body {{ font: 17px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d1d1f;
+  background: #fbfbfa; max-width: 44rem; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }}
+h1 {{ font-size: 1.7rem; line-height: 1.2; margin: 0.5rem 0 1rem; }}
+h2 {{ font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }}
+ul {{ padding-left: 1.2rem; }}
+li {{ margin: 0.6rem 0; }}
+a {{ color: #0a58b5; }}
+code {{ font: 0.88em ui-monospace, Menlo, Consolas, monospace; background: #eeeeec;
+  padding: 0.1em 0.3em; border-radius: 4px; overflow-wrap: anywhere; }}
+form {{ display: flex; gap: 0.5rem; margin-top: 0.4rem; }}
+input, button {{ font: inherit; padding: 0.25rem 0.6rem; }}
+input {{ flex: 1; min-width: 0; max-width: 16rem; }}
+@media (prefers-color-scheme: dark) {{
+  body {{ color: #e4e4e4; background: #1c1c1e; }} h2 {{ border-color: #444; }}
+  a {{ color: #78b4ff; }} code {{ background: #2c2c2e; }}
+}}
+</style>
 </head>
 <body>
 <h1>Async from scratch: stage 6</h1>
@@ -241,5 +260,8 @@ mod tests {
         }
         assert!(page.contains(r#"<a href="/sleep?ms=2000">"#) && page.contains(r#"action="/echo""#));
         assert!(index_page(None).contains("<code>mdbook build docs</code>"));
+        // Readable on a phone: the viewport follows the device, and the page has its styles.
+        assert!(page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
+        assert!(page.contains("<style>\nbody { font: 17px/1.55 system-ui"), "{page}");
     }
 }

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 
 use stage1_blocking::workshop::testkit::{
-    self, BinRun, Gone, check_reader_gone, check_server_binary, check_usage_errors, run_bin,
-    run_with_reader_gone,
+    self, BinRun, Gone, check_reader_gone, check_server_binary, check_usage_error, check_usage_errors,
+    run_bin, run_with_reader_gone,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage6-server");
@@ -62,11 +62,8 @@ fn usage_errors_have_one_shape() {
             "error: bad value \"many\" for --max-connections: expected a whole number >= 0",
         ),
     ] {
-        let out = run(bin, args);
-        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        let out = check_usage_error(bin, args, first).unwrap();
         assert_eq!(out.stderr.lines().next(), Some(first), "{args:?}");
-        assert!(out.stderr.contains("\nUsage: stage6-"), "{args:?}: {}", out.stderr);
-        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
     }
 }
 

@@ -227,7 +227,10 @@ fn the_binary_runs_with_no_setup_and_reports_mistakes() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("error: ") && stderr.contains(bad[0]), "{bad:?}: {stderr}");
-        assert!(stderr.contains("Usage: stage6-loadgen"), "{stderr}");
+        assert!(
+            stderr.ends_with("\ntry 'stage6-loadgen --help'\n") && stderr.lines().count() == 2,
+            "{stderr}"
+        );
     }
 
     // Nobody listens there: one line, exit 1.

@@ -9,12 +9,12 @@ use std::thread;
 
 use anyhow::Context;
 use stage1_blocking::http;
-use stage1_blocking::workshop::cli;
+use stage1_blocking::workshop::{cli, memory};
 
 fn main() {
     let about = "Fetch /1 .. /N with one blocking thread per request, and report what the threads cost.";
     cli::run_crawler_demo("stage1-threads", about, |addr, paths, report| {
-        let before = memory_line();
+        let before = memory::peak_resident_kib();
         // ANCHOR: threads
         let mut workers = Vec::with_capacity(paths.len());
         for (n, path) in paths.iter().enumerate() {
@@ -31,19 +31,20 @@ fn main() {
             report.response(path, &result);
         }
         // ANCHOR_END: threads
-        if let (Some(before), Some(after)) = (before, memory_line()) {
-            cli::say(format_args!(
-                "memory (this process, client and in-process server): {before} before, {after} at peak"
-            ));
+        match (before, memory::peak_resident_kib()) {
+            (Some(before), Some(after)) => cli::say(format_args!(
+                "memory (this process, client and in-process server): {} before, {} at peak",
+                mib(before),
+                mib(after)
+            )),
+            // The peak comes from /proc (VmHWM); `ps` only knows the size now, after the fact.
+            _ => cli::say("memory: not measured here (the peak is read from Linux's /proc)"),
         }
         Ok(paths.len()) // one thread per request
     });
 }
 
-/// Peak resident memory of this process, from Linux's /proc (None elsewhere).
-fn memory_line() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.1} MiB", kib as f64 / 1024.0))
+/// `2048` KiB -> `"2.0 MiB"`.
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }

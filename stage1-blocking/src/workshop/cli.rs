@@ -9,8 +9,9 @@
 //! --                          (everything after it is positional)
 //! ```
 //!
-//! Mistakes get one line naming the flag, then the usage, on stderr, and exit code 2, the
-//! convention of Unix tools for "you called me wrong".
+//! A mistake gets two lines on stderr, one naming it and one pointing at the help
+//! (`error: unknown flag --bogus`, `try 'stage6-server --help'`), and exit code 2, the
+//! convention of Unix tools for "you called me wrong" (the whole usage would bury the error).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -116,7 +117,7 @@ impl Cli {
         self
     }
 
-    /// The usage text printed by `--help` and after a mistake.
+    /// The usage text printed by `--help`.
     pub fn usage(&self) -> String {
         let mut out = format!("{}\n\nUsage: {} [OPTIONS]", self.about, self.program);
         for (name, _) in &self.positionals {
@@ -130,21 +131,25 @@ impl Cli {
             }
         }
         out.push_str("\nOptions:\n");
+        // One column for every help text: 20 wide, or as wide as the longest flag needs.
+        let left_len = |f: &FlagSpec| f.name.len() + f.value_name.as_ref().map_or(0, |v| 1 + v.len());
+        let width = self.flags.iter().map(left_len).max().unwrap_or(0).max(20);
         for flag in &self.flags {
             let left = match &flag.value_name {
                 Some(v) => format!("{} {v}", flag.name),
                 None => flag.name.clone(),
             };
-            out.push_str(&format!("  {left:<20} {}\n", flag.help));
+            out.push_str(&format!("  {left:<width$} {}\n", flag.help));
         }
-        out.push_str(&format!("  {:<20} {}\n", "-h, --help", "print this help and exit"));
+        out.push_str(&format!("  {:<width$} {}\n", "-h, --help", "print this help and exit"));
         out
     }
 
     /// Parses `std::env::args()`. `--help` prints the usage and exits 0; a mistake prints one
-    /// line naming it plus the usage on stderr and exits 2.
+    /// line naming it and one pointing at `--help` on stderr and exits 2.
     pub fn parse(self) -> Args {
         let usage = self.usage();
+        let program = self.program.clone();
         // args_os, not args: `std::env::args` panics on an argument that is not UTF-8. A
         // mangled argument then fails as an unknown flag or a bad value, with a message.
         let args = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
@@ -156,7 +161,7 @@ impl Cli {
                 let _ = std::io::stdout().lock().write_all(usage.as_bytes());
                 std::process::exit(0);
             }
-            Err(e) => usage_error(&e, &usage),
+            Err(e) => usage_error(&e, &program),
         }
     }
 
@@ -207,17 +212,23 @@ impl Cli {
                 }
             }
         }
-        Ok(Args { usage: self.usage(), values, switches, positionals, declared: self.flags })
+        let (usage, program, declared) = (self.usage(), self.program, self.flags);
+        Ok(Args { usage, program, values, switches, positionals, declared })
     }
     // ANCHOR_END: parse_from
 }
 
-/// Prints `error: {e}` and the usage to stderr, exits 2.
+/// The two lines a usage mistake prints: `error: {e}` and `try '{program} --help'`.
+fn usage_error_text(e: &dyn fmt::Display, program: &str) -> String {
+    format!("error: {e}\ntry '{program} --help'\n")
+}
+
+/// Prints [`usage_error_text`] to stderr, exits 2.
 /// (A failed write is ignored: with stderr gone the exit status is all that is left to say
 /// it, and `eprintln!` would turn exit 2 into a panic's 101.)
-fn usage_error(e: &dyn fmt::Display, usage: &str) -> ! {
+fn usage_error(e: &dyn fmt::Display, program: &str) -> ! {
     use std::io::Write;
-    let _ = write!(std::io::stderr(), "error: {e}\n\n{usage}");
+    let _ = std::io::stderr().write_all(usage_error_text(e, program).as_bytes());
     std::process::exit(2);
 }
 
@@ -225,6 +236,7 @@ fn usage_error(e: &dyn fmt::Display, usage: &str) -> ! {
 #[derive(Debug, Clone)]
 pub struct Args {
     usage: String,
+    program: String,
     values: HashMap<String, String>,
     switches: Vec<String>,
     positionals: Vec<String>,
@@ -259,7 +271,7 @@ impl Args {
     }
 
     /// The value of option `name` parsed as `T`; `None` if absent. A value that does not parse
-    /// prints one line naming the flag and the value, plus the usage, and exits 2.
+    /// prints one line naming the flag and the value, one pointing at `--help`, and exits 2.
     pub fn value<T: FromStr>(&self, name: &str) -> Option<T> {
         self.check_declared(name);
         let raw = self.values.get(name)?;
@@ -271,7 +283,7 @@ impl Args {
                     value: raw.clone(),
                     reason: format!("expected {}", type_hint::<T>()),
                 };
-                usage_error(&e, &self.usage)
+                usage_error(&e, &self.program)
             }
         }
     }
@@ -292,27 +304,27 @@ impl Args {
     }
 
     /// Positional argument number `index` (from 0), named `name` in the usage, parsed as `T`;
-    /// `default` if absent. A value that does not parse prints one line naming it, plus the
-    /// usage, and exits 2, like a bad flag value.
+    /// `default` if absent. A value that does not parse prints one line naming it, one pointing
+    /// at `--help`, and exits 2, like a bad flag value.
     pub fn positional_or<T: FromStr>(&self, index: usize, name: &str, default: T) -> T {
         let Some(raw) = self.positionals.get(index) else { return default };
         raw.parse().unwrap_or_else(|_| {
             let reason = format!("expected {}", type_hint::<T>());
             let e = CliError::BadValue { flag: name.to_string(), value: raw.clone(), reason };
-            usage_error(&e, &self.usage)
+            usage_error(&e, &self.program)
         })
     }
 
     /// Refuses a value that parsed but is out of range (`stage4-fib 200`: a number, but its
-    /// answer does not fit in a u64). Prints `error: bad value "200" for N: {reason}` and the
-    /// usage on stderr and exits 2, exactly like a value that does not parse.
+    /// answer does not fit in a u64). Prints `error: bad value "200" for N: {reason}` and
+    /// `try 'PROGRAM --help'` on stderr and exits 2, exactly like a value that does not parse.
     pub fn bad_value(&self, name: &str, value: &str, reason: &str) -> ! {
         let e = CliError::BadValue {
             flag: name.to_string(),
             value: value.to_string(),
             reason: reason.to_string(),
         };
-        usage_error(&e, &self.usage)
+        usage_error(&e, &self.program)
     }
 
     /// The usage text, for programs that find a problem after parsing.
@@ -718,6 +730,16 @@ mod tests {
         ] {
             assert!(usage.contains(needle), "usage lacks {needle:?}:\n{usage}");
         }
+    }
+
+    #[test]
+    fn a_mistake_is_two_lines_and_help_texts_share_one_column() {
+        let e = CliError::UnknownFlag("--bogus".into());
+        assert_eq!(usage_error_text(&e, "prog"), "error: unknown flag --bogus\ntry 'prog --help'\n");
+        // "--max-header-bytes BYTES" is 24 wide: every help text moves to that column.
+        let usage = cli().option("--max-header-bytes", "BYTES", "largest head").usage();
+        assert!(usage.contains("\n  --max-header-bytes BYTES largest head\n"), "{usage}");
+        assert!(usage.contains(&format!("\n  {:<24} fetch /1 .. /N", "--count N")), "{usage}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //!   delay that stands for network latency, thread per connection.
 //! * [`server_http`]: HTTP from the server's side, for the demo server: read a request head
 //!   (bounded), parse it, write a whole response.
+//! * [`memory`]: this process's resident memory, from Linux's `/proc` or, elsewhere, `ps`.
 //! * `testkit` (only with the `testkit` feature, which every stage turns on for its tests in
 //!   `[dev-dependencies]`): the client side of every stage's tests, and the shared exams
 //!   (`check_echo`, `check_client_binary`, ...) each stage's programs must pass.
@@ -21,6 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub mod cli;
 pub mod demo;
 pub mod server_http;
+pub mod memory;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod timeline;

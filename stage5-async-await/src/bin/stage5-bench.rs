@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stage1_blocking::workshop::cli;
+use stage1_blocking::workshop::{cli, memory};
 use stage2_select_callbacks::echo::EchoStats;
 use stage2_select_callbacks::sys;
 use stage5_async_await::echo;
@@ -36,7 +36,7 @@ fn main() {
     )
     .parse();
     let what = args.positionals().first().cloned().unwrap_or_else(|| "all".into());
-    // N, or the workload's default size (a bad N: one line naming it plus the usage, exit 2).
+    // N, or the workload's default size (a bad N: one line naming it, one pointing at --help, exit 2).
     let n = |default: usize| args.positional_or(1, "N", default);
     match what.as_str() {
         "spawn" => bench("spawn", n(1_000_000), spawn_join),
@@ -146,14 +146,10 @@ async fn pingpong(n: usize) -> usize {
 }
 // ANCHOR_END: workloads
 
-/// VmRSS of this process in bytes.
+/// Resident memory of this process in bytes: `VmRSS` from Linux's /proc, elsewhere (macOS)
+/// what `ps -o rss=` says; 0 if neither answers.
 fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    memory::resident_kib().map_or(0, |kib| kib * 1024)
 }
 
 /// Checks every connection still echoes (one byte each), so the figure is for live ones.
@@ -258,7 +254,8 @@ fn idle_threads(n: usize) {
     let mut clients: Vec<StdStream> = (0..n).map(|_| StdStream::connect(addr).expect("connect")).collect();
     // Every client has been served once (so its thread exists and its stack is in use).
     check_echo(&mut clients);
-    while thread_count() < threads_before + 1 + n {
+    // Where the count is known (Linux), also wait until every handler thread is up.
+    while threads_before.is_some_and(|before| thread_count().unwrap_or(0) < before + 1 + n) {
         std::thread::yield_now();
     }
     let per = rss_bytes().saturating_sub(before) as f64 / n as f64;
@@ -268,7 +265,8 @@ fn idle_threads(n: usize) {
 }
 // ANCHOR_END: idle
 
-fn thread_count() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+/// This process's thread count, from Linux's /proc; `None` elsewhere.
+fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok())
 }

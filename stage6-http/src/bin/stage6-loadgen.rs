@@ -62,7 +62,7 @@ fn main() {
     );
     let args = cli.parse();
     // Flags whose value is checked here get the same treatment as the parser's own mistakes:
-    // `Args::bad_value`, one line naming the flag, the usage, exit 2.
+    // `Args::bad_value`, one line naming the flag, one pointing at --help, exit 2.
     let positive = |name: &str, default: usize| -> usize {
         match args.value_or(name, default) {
             0 => args.bad_value(name, "0", "must be at least 1"),

@@ -21,7 +21,11 @@ fn main() {
          /sleep?ms=N, /static/*path and more (the / page lists them)",
     )
     .option("--addr", "ADDR", "address to listen on (default 127.0.0.1:8080)")
-    .option("--workers", "N", "worker threads, one runtime and SO_REUSEPORT socket each (default 1)")
+    .option(
+        "--workers",
+        "N",
+        "worker threads, one runtime and SO_REUSEPORT socket each (default 1; balanced on Linux only)",
+    )
     .option("--root", "DIR", "serve files under /static/ from DIR (default: the built book, docs/book)")
     .switch("--log", "print an access log line per request")
     .option("--max-connections", "N", "connections served at once; more get 503 (default 10000)")
@@ -54,6 +58,16 @@ fn main() {
         config.workers,
         if config.workers == 1 { "" } else { "s" },
     ));
+    if config.workers > 1 && !cfg!(target_os = "linux") {
+        // The workers still run: they are correct, only not balanced (stage6-shutdown.md).
+        // Not eprintln!: with stderr gone it would panic; the note is not worth that.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "stage6-server: note: SO_REUSEPORT balances connections between sockets only on Linux; \
+             here it binds, but one worker may get every connection"
+        );
+    }
     match server.run() {
         Ok(stats) => say(format_args!(
             "stage6-server: stopped: {} requests on {} connections, {} turned away, {} cut off at shutdown",
