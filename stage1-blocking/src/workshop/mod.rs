@@ -21,8 +21,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub mod cli;
 pub mod demo;
-pub mod server_http;
 pub mod memory;
+pub mod server_http;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod timeline;

@@ -43,7 +43,7 @@ impl fmt::Display for ResponseError {
 
 impl std::error::Error for ResponseError {}
 
-/// What can go wrong with a request on a [`Connection`].
+/// What can go wrong with a request on a [`Connection`](crate::client::connection::Connection).
 #[derive(Debug)]
 pub enum ClientError {
     /// A socket error (connect, write or read).

@@ -12,7 +12,7 @@ pub enum ParseError {
     UnknownMethod,
     /// The request target has a forbidden byte or an unusable form (400).
     BadTarget,
-    /// The request target is longer than [`Limits::max_target_len`] (414).
+    /// The request target is longer than [`Limits::max_target_len`](crate::parser::Limits::max_target_len) (414).
     TargetTooLong,
     /// The version is not `HTTP/x.y` (400).
     BadVersion,
@@ -50,12 +50,12 @@ pub enum ParseError {
     BadTransferEncoding,
     /// A malformed chunk-size line or a chunk not followed by CRLF (400).
     BadChunk,
-    /// More header lines than [`Limits::max_headers`] (431).
+    /// More header lines than [`Limits::max_headers`](crate::parser::Limits::max_headers) (431).
     TooManyHeaders,
     /// More header bytes (trailers and chunk extensions included) than
-    /// [`Limits::max_header_bytes`] (431).
+    /// [`Limits::max_header_bytes`](crate::parser::Limits::max_header_bytes) (431).
     HeadersTooLarge,
-    /// A body longer than [`Limits::max_body_bytes`] (413).
+    /// A body longer than [`Limits::max_body_bytes`](crate::parser::Limits::max_body_bytes) (413).
     BodyTooLarge,
 }
 

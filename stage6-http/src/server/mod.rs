@@ -21,7 +21,7 @@
 //! of a request that has not fully arrived is copied into the connection's own buffer. Between
 //! requests a connection holds no read buffer, no output buffer and no parser (the worker
 //! lends those out while there is something to hold), and its read timeout stays armed
-//! instead of being re-armed per request ([`crate::deadline`]).
+//! instead of being re-armed per request (the private module `deadline`, in `deadline.rs`).
 //!
 //! Files, in reading order: [`connection`] (the loop above, one request at a time),
 //! [`accept`] (accepting, and a task per connection), [`worker`] (what a worker thread lends
