@@ -1,22 +1,20 @@
-//! The smallest executor, to read first and in one sitting: `block_on`, `spawn`, a waker, and
-//! one hand-written future, `Io`, that waits on a socket through stage 2's `Selector`; then
-//! `get`, an `async fn` on top of it. Only `std`, stage 2 and stage 1's HTTP code are used:
-//! nothing else in this crate (the rest of stage 5 grows this into a runtime).
+//! The smallest executor, read first and in one sitting: `block_on`, `spawn`, a waker, one
+//! hand-written future (`Io`, a socket wait through stage 2's `Selector`); [`http::get`], in a
+//! file of its own, is an `async fn` on top. Only `std`, stage 2 and stage 1's HTTP code.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::io::{self, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
-use anyhow::Context as _;
-use stage1_blocking::http::{MAX_RESPONSE, Response, parse_response, request_bytes, too_large};
-use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal};
+pub mod http;
+
 use stage2_select_callbacks::selector::{Events, Interest, Selector, Token};
 use stage2_select_callbacks::trace;
 
@@ -44,13 +42,8 @@ fn runtime() -> Rc<Runtime> {
 }
 
 // ANCHOR: waker
-/// The waker of task `id`: waking it puts `id` on the ready queue, nothing more.
-///
-/// Why a queue and not thread park/unpark? When this thread has nothing to do it sleeps in
-/// `select`, not in `park`, and only `select` returning (a socket is ready) leads to a wake,
-/// on this same thread. So a wake never has to interrupt a sleep, only to say *which* task to
-/// poll, and a queue of ids says it. (park/unpark fits a `block_on` of one future whose wakes
-/// come from other threads; here such a wake would also need stage 5's wake fd.)
+/// The waker of task `id`: waking it puts `id` on the ready queue, nothing more. (Not thread
+/// park/unpark: this thread sleeps in `select`, and every wake comes from `select` returning.)
 struct TaskWaker {
     id: usize,
     ready: Arc<Mutex<VecDeque<usize>>>,
@@ -70,7 +63,7 @@ impl Runtime {
         Waker::from(Arc::new(TaskWaker { id, ready: Arc::clone(&self.ready) }))
     }
 
-    /// The next id to poll. The lock is released on return, before the poll: a task may wake itself.
+    /// The next id to poll; the lock is released before the poll (a task may wake itself).
     fn next_ready(&self) -> Option<usize> {
         self.ready.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
     }
@@ -87,16 +80,14 @@ impl Runtime {
     /// Stops waiting on `fd`; returns the waker that was waiting, if any.
     fn forget(&self, fd: RawFd) -> Option<Waker> {
         let waker = self.waiting.borrow_mut().remove(&fd)?;
-        // Fails only if the fd is already gone from the selector: nothing left to undo then.
-        let _ = self.selector.borrow_mut().deregister(fd);
+        let _ = self.selector.borrow_mut().deregister(fd); // fails only if already gone
         Some(waker)
     }
 }
 // ANCHOR_END: register
 
 // ANCHOR: spawn
-/// Adds `future` as a new task. It is not polled here but by `block_on`, once its id comes
-/// off the ready queue, so a task may spawn others.
+/// Adds `future` as a new task, polled by `block_on` once its id comes off the ready queue.
 pub fn spawn(future: impl Future<Output = ()> + 'static) {
     let rt = runtime();
     let id = rt.next_id.get() + 1;
@@ -165,14 +156,12 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> io::Result<T> {
     }
 }
 
-/// On return (or a panic): drops the tasks left, while their `Io`s can still leave the
-/// selector, then uninstalls the runtime.
+/// On return or panic: drops the tasks left while their `Io`s can leave the selector.
 struct Installed(Rc<Runtime>);
 
 impl Drop for Installed {
     fn drop(&mut self) {
-        let tasks = std::mem::take(&mut *self.0.tasks.borrow_mut()); // not borrowed while they drop
-        drop(tasks);
+        drop(std::mem::take(&mut *self.0.tasks.borrow_mut())); // not borrowed while they drop
         RUNTIME.replace(None);
     }
 }
@@ -217,8 +206,8 @@ impl<T, F: FnMut(&TcpStream) -> io::Result<T> + Unpin> Future for Io<'_, F> {
 }
 
 impl<F> Drop for Io<'_, F> {
-    /// Leaves the selector, if still in it (a task dropped while waiting). The borrow of the
-    /// stream guarantees this runs before the socket can be closed.
+    /// Leaves the selector if still in it (a task dropped while waiting); the borrow of the
+    /// stream makes this run before the socket can be closed.
     fn drop(&mut self) {
         if let Some(rt) = RUNTIME.with_borrow(Option::clone) {
             rt.forget(self.stream.as_raw_fd());
@@ -226,49 +215,6 @@ impl<F> Drop for Io<'_, F> {
     }
 }
 // ANCHOR_END: io
-
-// ANCHOR: get
-/// `GET path` from `addr`: stage 1's request and parser; every wait is an `Io` `.await`.
-pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
-    let stream = connect_nonblocking(addr).with_context(|| format!("connecting to {addr}"))?;
-    io(&stream, Interest::WRITABLE, connected).await.with_context(|| format!("connecting to {addr}"))?;
-    let request = request_bytes(&addr.to_string(), path);
-    let mut written = 0;
-    while written < request.len() {
-        // A partial write sends what fits in the kernel's buffer; loop for the rest.
-        let send = |s: &TcpStream| send_nosignal(s, &request[written..]);
-        match io(&stream, Interest::WRITABLE, send).await.context("sending the request")? {
-            0 => return Err(io::Error::from(io::ErrorKind::WriteZero)).context("sending the request"),
-            n => written += n,
-        }
-    }
-    let mut response = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = |mut s: &TcpStream| s.read(&mut chunk);
-        match io(&stream, Interest::READABLE, read).await.context("reading the response")? {
-            0 => break, // EOF: an HTTP/1.0 response ends when the server closes
-            n => response.extend_from_slice(&chunk[..n]),
-        }
-        if response.len() > MAX_RESPONSE {
-            return Err(too_large()).context("reading the response");
-        }
-    }
-    parse_response(&response).with_context(|| format!("bad response ({} bytes)", response.len()))
-}
-
-/// The connect check for `Io`: is the handshake over? Its failure waits in `SO_ERROR`, and
-/// `getpeername` says `ENOTCONN` while it still runs: that is "would block, wait for writable".
-fn connected(stream: &TcpStream) -> io::Result<()> {
-    match stream.take_error()? {
-        Some(err) => Err(err),
-        None => match stream.peer_addr() {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
-            other => other.map(drop),
-        },
-    }
-}
-// ANCHOR_END: get
 
 /// How many fds the running `block_on`'s selector watches now (tests: 0 once nothing waits).
 pub fn watched() -> usize {

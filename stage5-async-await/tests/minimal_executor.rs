@@ -22,7 +22,8 @@ use stage1_blocking::workshop::server_http::{self, HeadRead};
 use stage1_blocking::workshop::testkit::{self, SAFETY_TIMEOUT, check_client_binary, run_bin};
 use stage2_select_callbacks::net::send_nosignal;
 use stage2_select_callbacks::selector::Interest;
-use stage5_async_await::minimal_executor::{block_on, get, io, spawn, watched};
+use stage5_async_await::minimal_executor::http::get;
+use stage5_async_await::minimal_executor::{block_on, io, spawn, watched};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stage5-minimal");
 

@@ -6,7 +6,8 @@
 
 use anyhow::Context;
 use stage1_blocking::workshop::cli;
-use stage5_async_await::minimal_executor::{block_on, get, spawn};
+use stage5_async_await::minimal_executor::http::get;
+use stage5_async_await::minimal_executor::{block_on, spawn};
 
 fn main() {
     let about = "Fetch /1 .. /N concurrently on the smallest executor (one file, one thread).";
