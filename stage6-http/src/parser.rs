@@ -654,11 +654,14 @@ fn method_error(line: &[u8]) -> Option<ParseError> {
     (line[end] != b' ').then(|| control_error(line[end]).unwrap_or(ParseError::BadRequestLine))
 }
 
-/// `HTTP/1.1` or `HTTP/1.0`; `HTTP/d.d` otherwise is 505, anything else 400.
+/// `HTTP/1.1` or `HTTP/1.0`. A higher minor version of HTTP/1 (`HTTP/1.2`) is read as
+/// HTTP/1.1, as RFC 9110 section 2.5 asks: a minor version promises to be understood by a
+/// recipient of a lower one. `HTTP/d.d` otherwise (2.0, 0.9) is 505, anything else 400.
 fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
     match version {
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'] => Ok(Version::Http11),
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0'] => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => Ok(Version::Http11),
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
