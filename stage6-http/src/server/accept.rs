@@ -6,12 +6,14 @@ use crate::server::worker::Worker;
 use stage2_select_callbacks::trace;
 use stage5_async_await::combinators::{Either, select};
 use stage5_async_await::net::{TcpListener, TcpStream};
-use stage5_async_await::spawn;
 use stage5_async_await::sync::event::Event;
 use stage5_async_await::time::sleep;
-use std::future::Future;
+use stage5_async_await::{spawn, yield_now};
+use std::future::{Future, poll_fn};
 use std::io::{self, Write as _};
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// Connections past `max_connections` being answered 503 at once, per worker. Past this too,
@@ -20,33 +22,66 @@ use std::time::Duration;
 const MAX_TURNING_AWAY: usize = 64;
 
 // ANCHOR: accept_loop
-/// Accepts until shutdown begins. A connection past the worker's share of `max_connections`
-/// is answered `503` and closed; accept errors are reported and survived (stage 5's `accept`
-/// already backs off when the process is out of file descriptors, instead of spinning).
+/// Accepts until shutdown begins, then accepts what is already queued and closes the
+/// listening socket (it is dropped on return: this is its only copy). A connection past the
+/// worker's share of `max_connections` is answered `503` and closed; accept errors are
+/// reported and survived (stage 5's `accept` already backs off when the process is out of
+/// file descriptors, instead of spinning).
 pub(super) async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutdown: &Event) {
     loop {
         match select(listener.accept(), shutdown.wait()).await {
             Either::Left(Ok((stream, peer))) => {
                 trace!("http: connection from {peer}");
-                // Responses are written whole; Nagle would only delay the last segment of
-                // a pipelined burst or a streamed body.
-                let _ = stream.set_nodelay(true);
-                if worker.open.get() < worker.max_open {
-                    // Dropping the JoinHandle detaches the task: it runs until the client is done.
-                    drop(spawn(serve_connection(stream, worker.clone())));
-                } else if worker.turning_away.get() < MAX_TURNING_AWAY {
-                    worker.turning_away.set(worker.turning_away.get() + 1);
-                    drop(spawn(turn_away(stream, worker.clone())));
-                } // else: dropped here, closed without an answer
+                admit(stream, &worker);
             }
             Either::Left(Err(e)) => {
                 // Not eprintln!, which panics once stderr has gone: the server goes on.
                 let _ = writeln!(io::stderr(), "stage6-server: accept failed: {e}");
                 sleep(Duration::from_millis(100)).await;
             }
-            Either::Right(()) => return,
+            Either::Right(()) => break,
         }
     }
+    accept_queued(&listener, &worker).await;
+}
+
+/// A connection the kernel completed is in the listening socket's queue, and its client
+/// has probably sent its request already: closing the socket now would reset it. So before
+/// closing, take every queued connection (they are served like any other, and their answers
+/// say `Connection: close`). One turn of the loop first lets the reactor see connections that
+/// arrived since it last looked.
+async fn accept_queued(listener: &TcpListener, worker: &Rc<Worker>) {
+    yield_now().await;
+    while let Some(Ok((stream, peer))) = ready_now(listener.accept()).await {
+        trace!("http: queued connection from {peer} taken at shutdown");
+        admit(stream, worker);
+    }
+}
+
+/// The future's output if it is ready on its first poll, `None` if it would wait.
+async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    poll_fn(|cx| {
+        Poll::Ready(match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// Gives an accepted connection its task, or a 503 if the worker is full.
+fn admit(stream: TcpStream, worker: &Rc<Worker>) {
+    // Responses are written whole; Nagle would only delay the last segment of a pipelined
+    // burst or a streamed body.
+    let _ = stream.set_nodelay(true);
+    if worker.open.get() < worker.max_open {
+        // Dropping the JoinHandle detaches the task: it runs until the client is done.
+        drop(spawn(serve_connection(stream, worker.clone())));
+    } else if worker.turning_away.get() < MAX_TURNING_AWAY {
+        worker.turning_away.set(worker.turning_away.get() + 1);
+        drop(spawn(turn_away(stream, worker.clone())));
+    } // else: dropped here, closed without an answer
 }
 // ANCHOR_END: accept_loop
 

@@ -105,7 +105,13 @@ impl Server {
 
     /// Starts threads for the listeners from `from` on; the listener before (if any) is
     /// returned in `first` for the calling thread to run.
-    fn spawn_workers(&self, from: usize) -> io::Result<(Arc<Shared>, ServerHandle)> {
+    ///
+    /// Each listening socket *moves* into its worker, and nothing else keeps a copy: when the
+    /// worker drops it at shutdown, the socket is closed and a new connection is refused at
+    /// once. (A copy kept here, as this server first did with `try_clone`, left the socket
+    /// listening until `run` returned: clients kept connecting, were never accepted, and were
+    /// reset at exit.)
+    fn spawn_workers(self, from: usize) -> io::Result<(Arc<Shared>, ServerHandle)> {
         let shared = Arc::new(Shared {
             router: self.router.clone(),
             config: self.config,
@@ -117,8 +123,7 @@ impl Server {
         });
         let mut handle =
             ServerHandle { addr: self.addr, shared: shared.clone(), threads: Vec::new(), first: None };
-        for (i, listener) in self.listeners.iter().enumerate() {
-            let listener = listener.try_clone()?;
+        for (i, listener) in self.listeners.into_iter().enumerate() {
             if i < from {
                 handle.first = Some(listener);
                 continue;
