@@ -364,3 +364,25 @@ fn sigterm_refuses_new_connections_while_draining(workers: &str) {
     );
     assert!(child.wait().unwrap().success());
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_raises_its_open_file_limit() {
+    // Started with a soft limit of 256 below a higher hard limit, as many shells start
+    // programs, the server must lift its soft limit to the hard one (read back from /proc).
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -S -n 256 && exec {SERVER} --addr 127.0.0.1:0")])
+        .env_remove("TRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    wait_for(&stdout, "listening on http://");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers[0], numbers[1], "soft limit not raised to the hard one: {line}");
+}

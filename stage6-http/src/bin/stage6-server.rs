@@ -8,9 +8,11 @@
 //! Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully; a second one stops it at once.
 
 use stage1_blocking::workshop::cli::{Args, Cli, describe_bind_error, fail, say};
+use stage2_select_callbacks::sys::raise_nofile_limit;
 use stage6_http::app::{default_root, demo_router, hello_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Limits, Server, ServerConfig};
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -37,6 +39,12 @@ fn main() {
     .switch("--bench-hello", "serve only / and /hello (Hello, World!), like the benchmark peers")
     .parse();
     let addr: SocketAddr = args.value_or("--addr", SocketAddr::from(([127, 0, 0, 1], 8080)));
+    // Every connection is a file descriptor, and the default soft limit (often 1,024; 256 on
+    // macOS) is far below what the hard limit allows: raise it, or the 1,025th client meets
+    // EMFILE while the machine has plenty to spare.
+    if let Err(e) = raise_nofile_limit() {
+        let _ = writeln!(io::stderr(), "stage6-server: cannot raise the open-file limit: {e}");
+    }
     let config = config_from(&args);
     let root = match args.value::<String>("--root") {
         Some(dir) => Some(StaticRoot::new(&dir).unwrap_or_else(|e| fail(format!("--root {dir}: {e}")))),

@@ -45,6 +45,22 @@ pub(super) async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutd
     accept_queued(&listener, &worker).await;
 }
 
+/// Gives an accepted connection its task, or a 503 if the worker is full.
+fn admit(stream: TcpStream, worker: &Rc<Worker>) {
+    // Responses are written whole; Nagle would only delay the last segment of a pipelined
+    // burst or a streamed body.
+    let _ = stream.set_nodelay(true);
+    if worker.open.get() < worker.max_open {
+        // Dropping the JoinHandle detaches the task: it runs until the client is done.
+        drop(spawn(serve_connection(stream, worker.clone())));
+    } else if worker.turning_away.get() < MAX_TURNING_AWAY {
+        worker.turning_away.set(worker.turning_away.get() + 1);
+        drop(spawn(turn_away(stream, worker.clone())));
+    } // else: dropped here, closed without an answer
+}
+// ANCHOR_END: accept_loop
+
+// ANCHOR: accept_queued
 /// A connection the kernel completed is in the listening socket's queue, and its client
 /// has probably sent its request already: closing the socket now would reset it. So before
 /// closing, take every queued connection (they are served like any other, and their answers
@@ -69,21 +85,7 @@ async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
     })
     .await
 }
-
-/// Gives an accepted connection its task, or a 503 if the worker is full.
-fn admit(stream: TcpStream, worker: &Rc<Worker>) {
-    // Responses are written whole; Nagle would only delay the last segment of a pipelined
-    // burst or a streamed body.
-    let _ = stream.set_nodelay(true);
-    if worker.open.get() < worker.max_open {
-        // Dropping the JoinHandle detaches the task: it runs until the client is done.
-        drop(spawn(serve_connection(stream, worker.clone())));
-    } else if worker.turning_away.get() < MAX_TURNING_AWAY {
-        worker.turning_away.set(worker.turning_away.get() + 1);
-        drop(spawn(turn_away(stream, worker.clone())));
-    } // else: dropped here, closed without an answer
-}
-// ANCHOR_END: accept_loop
+// ANCHOR_END: accept_queued
 
 // ANCHOR: serve_connection
 /// The connection task. Not an `async fn`: an `async fn` keeps its arguments (`stream`,
