@@ -191,6 +191,8 @@ fn help_lists_every_setting_and_exits_0() {
         "--idle-timeout",
         "--header-timeout",
         "--body-timeout",
+        "--min-body-rate",
+        "--body-budget",
         "--write-timeout",
         "--shutdown-timeout",
         "--max-body",

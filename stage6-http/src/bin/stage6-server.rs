@@ -30,6 +30,16 @@ fn main() {
     .option("--idle-timeout", "MS", "close keep-alive connections idle this long (default 60000)")
     .option("--header-timeout", "MS", "a request head must arrive within this (default 30000)")
     .option("--body-timeout", "MS", "longest wait for more of a request body (default 30000)")
+    .option(
+        "--min-body-rate",
+        "BYTES",
+        "a body must average this many bytes a second past --body-timeout; 0: off (default 500)",
+    )
+    .option(
+        "--body-budget",
+        "BYTES",
+        "bytes all arriving request bodies may hold together; more gets 503 (default 67108864)",
+    )
     .option("--write-timeout", "MS", "longest wait for a client to take our bytes (default 30000)")
     .option("--shutdown-timeout", "MS", "grace for in-flight requests at shutdown (default 10000)")
     .option("--max-body", "BYTES", "largest request body; more gets 413 (default 1048576)")
@@ -88,6 +98,8 @@ fn config_from(args: &Args) -> ServerConfig {
         idle_timeout: ms("--idle-timeout", defaults.idle_timeout),
         header_timeout: ms("--header-timeout", defaults.header_timeout),
         body_timeout: ms("--body-timeout", defaults.body_timeout),
+        min_body_rate: args.value_or("--min-body-rate", defaults.min_body_rate),
+        body_budget: args.value_or("--body-budget", defaults.body_budget),
         write_timeout: ms("--write-timeout", defaults.write_timeout),
         shutdown_timeout: ms("--shutdown-timeout", defaults.shutdown_timeout),
         access_log: args.switch("--log"),

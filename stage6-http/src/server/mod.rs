@@ -120,6 +120,7 @@ impl Server {
             accepting: StdMutex::new(self.listeners.len()),
             accepting_changed: Condvar::new(),
             stats: StdMutex::new(ServeStats::default()),
+            body_bytes: Arc::default(),
         });
         let mut handle =
             ServerHandle { addr: self.addr, shared: shared.clone(), threads: Vec::new(), first: None };
@@ -161,6 +162,12 @@ impl ServerHandle {
         while *accepting > 0 {
             accepting = self.shared.accepting_changed.wait(accepting).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Bytes the connections hold right now for request bodies still arriving, all workers
+    /// together: the figure `body_budget` bounds.
+    pub fn body_bytes_held(&self) -> usize {
+        self.shared.body_bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Shuts down gracefully, waits for the workers, and says what they did; the first
