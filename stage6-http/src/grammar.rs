@@ -274,16 +274,81 @@ pub fn parse_chunk_line(line: &[u8]) -> Result<ChunkLine<'_>, ChunkLineError> {
         let digit = u64::from(hex_value(b).unwrap_or(0));
         size = size.checked_mul(16).and_then(|s| s.checked_add(digit)).ok_or(ChunkLineError::Malformed)?;
     }
-    let after_ws = extensions.iter().position(|&b| !is_ows(b)).unwrap_or(extensions.len());
-    if after_ws < extensions.len() && extensions[after_ws] != b';' {
-        return Err(ChunkLineError::Malformed);
-    }
     if let Some(b) = find_control(extensions) {
         return Err(ChunkLineError::Control(b));
+    }
+    if !is_chunk_ext(extensions) {
+        return Err(ChunkLineError::Malformed);
     }
     Ok(ChunkLine { size, digits, extensions })
 }
 // ANCHOR_END: chunk_size
+
+// ANCHOR: chunk_ext
+/// Whether `ext` (what follows a chunk's size) is a list of chunk extensions, RFC 9112
+/// section 7.1.1: `*( BWS ";" BWS name [ BWS "=" BWS value ] )`, a name being a token and a
+/// value a token or a quoted string. Nobody uses extensions, but they are part of the framing:
+/// a line we accept that another parser on the path reads differently (`5;a="x` with its
+/// quote never closed, say) is how two parsers come to disagree about where a body ends.
+/// Whitespace after the last extension (or after the size) is tolerated as BWS before an
+/// extension that never comes.
+pub fn is_chunk_ext(ext: &[u8]) -> bool {
+    let mut rest = ext;
+    loop {
+        rest = skip_ows(rest);
+        let [b';', after @ ..] = rest else {
+            return rest.is_empty();
+        };
+        let (name, after) = take_token(skip_ows(after));
+        if name.is_empty() {
+            return false;
+        }
+        rest = skip_ows(after);
+        if let [b'=', after @ ..] = rest {
+            let after = skip_ows(after);
+            rest = match after {
+                [b'"', quoted @ ..] => match skip_quoted(quoted) {
+                    Some(after) => after,
+                    None => return false,
+                },
+                _ => {
+                    let (value, after) = take_token(after);
+                    if value.is_empty() {
+                        return false;
+                    }
+                    after
+                }
+            };
+        }
+    }
+}
+
+fn skip_ows(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| is_ows(b)).count();
+    &s[n..]
+}
+
+/// The token at the start of `s` (maybe empty) and what follows it.
+fn take_token(s: &[u8]) -> (&[u8], &[u8]) {
+    s.split_at(s.iter().take_while(|&&b| is_tchar(b)).count())
+}
+
+/// What follows a quoted string whose opening quote is already gone, or `None` if it never
+/// closes or holds a byte it may not (`qdtext`: tab, space, visible characters but `"` and
+/// `\`, obs-text; `\` escapes one tab, space, visible character or obs-text byte).
+fn skip_quoted(mut s: &[u8]) -> Option<&[u8]> {
+    loop {
+        match s {
+            [b'"', after @ ..] => return Some(after),
+            [b'\\', escaped, after @ ..] if *escaped == b'\t' || *escaped >= 0x20 && *escaped != 0x7f => {
+                s = after
+            }
+            [b, after @ ..] if *b == b'\t' || (*b >= 0x20 && *b != 0x7f && *b != b'\\') => s = after,
+            _ => return None,
+        }
+    }
+}
+// ANCHOR_END: chunk_ext
 
 // ANCHOR: framing
 /// What is wrong with a Content-Length value.

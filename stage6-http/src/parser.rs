@@ -212,6 +212,43 @@ impl Parser {
         !matches!(self.state, State::RequestLine | State::HeaderLine)
     }
 
+    // ANCHOR: release_chunks
+    /// The bytes of a chunked body that are parsed and copied out already (the data into the
+    /// parser's body, the framing read and checked): `head_end..pos` of the caller's buffer.
+    /// The caller removes that range from its buffer at once, and the parser moves its
+    /// offsets back by its length, so a chunked upload holds its head, its de-chunked body and
+    /// the last unparsed bytes, never the wire bytes: one-byte chunks (`1\r\nx\r\n`) are five
+    /// bytes on the wire per byte of body. `None` when there is nothing to release.
+    pub fn release_chunk_bytes(&mut self) -> Option<std::ops::Range<usize>> {
+        let start = self.head.head_end;
+        let chunk_states = matches!(
+            self.state,
+            State::ChunkSize | State::ChunkData { .. } | State::ChunkEnd | State::TrailerLine
+        );
+        if !chunk_states || self.pos <= start || self.failed.is_some() {
+            return None;
+        }
+        let released = start..self.pos;
+        self.scan -= released.len().min(self.scan);
+        self.pos = start;
+        Some(released)
+    }
+    // ANCHOR_END: release_chunks
+
+    /// Where a Content-Length body ends in the caller's buffer (its head included), while it
+    /// arrives: the caller can allocate exactly that much once instead of doubling its buffer.
+    pub fn fixed_body_end(&self) -> Option<usize> {
+        match self.state {
+            State::FixedBody { end } => Some(end),
+            _ => None,
+        }
+    }
+
+    /// Bytes allocated for the de-chunked body of the request being parsed.
+    pub fn body_capacity(&self) -> usize {
+        self.body.capacity()
+    }
+
     /// True while the parser waits for the body of a request that sent
     /// `Expect: 100-continue` (HTTP/1.1): the server should write `100 Continue` once.
     pub fn wants_continue(&self) -> bool {
@@ -223,7 +260,7 @@ impl Parser {
     // ANCHOR: parse
     /// Parses as much of `buf` as possible. `buf` must start at the first byte of the current
     /// request and hold everything received since, so each call sees the previous call's bytes
-    /// plus new ones. After `Complete { consumed, .. }` the next call's buffer starts at the old
+    /// plus new ones (less any range [`Parser::release_chunk_bytes`] gave back). After `Complete { consumed, .. }` the next call's buffer starts at the old
     /// buffer's `consumed`. After an error, every later call returns the same error.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed, ParseError> {
         if let Some(err) = self.failed {
@@ -281,6 +318,7 @@ impl Parser {
                 }
                 State::ChunkData { remaining } => {
                     let available = buf.len().saturating_sub(self.pos).min(remaining);
+                    self.grow_body(available);
                     self.body.extend_from_slice(&buf[self.pos..self.pos + available]);
                     self.pos += available;
                     if available < remaining {
@@ -304,6 +342,19 @@ impl Parser {
         }
     }
     // ANCHOR_END: parse
+
+    /// Makes room for `more` bytes of de-chunked body: doubling, as a `Vec` does, but never
+    /// past `max_body_bytes`, so a body at the limit holds the limit and not up to twice it
+    /// (`on_chunk_size` already refused a chunk that would go over).
+    fn grow_body(&mut self, more: usize) {
+        let (len, capacity) = (self.body.len(), self.body.capacity());
+        if capacity - len >= more {
+            return;
+        }
+        let max_body = self.limits.max_body_bytes.min(BODY_HARD_CAP);
+        let target = (capacity * 2).max(64).min(max_body).max(len + more);
+        self.body.reserve_exact(target - len);
+    }
 
     /// Finds the LF ending the current line, searching only bytes not searched before.
     fn find_newline(&mut self, buf: &[u8]) -> Option<usize> {
@@ -654,11 +705,14 @@ fn method_error(line: &[u8]) -> Option<ParseError> {
     (line[end] != b' ').then(|| control_error(line[end]).unwrap_or(ParseError::BadRequestLine))
 }
 
-/// `HTTP/1.1` or `HTTP/1.0`; `HTTP/d.d` otherwise is 505, anything else 400.
+/// `HTTP/1.1` or `HTTP/1.0`. A higher minor version of HTTP/1 (`HTTP/1.2`) is read as
+/// HTTP/1.1, as RFC 9110 section 2.5 asks: a minor version promises to be understood by a
+/// recipient of a lower one. `HTTP/d.d` otherwise (2.0, 0.9) is 505, anything else 400.
 fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
     match version {
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'] => Ok(Version::Http11),
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0'] => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => Ok(Version::Http11),
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {

@@ -14,7 +14,10 @@
 //! 4. a directory serves its `index.html` (checked again the same way), or is a 404.
 //!
 //! **Symbolic links** are followed when they end inside the root (a book whose assets are
-//! linked in still works) and refused with 403 when they end outside it. The check and the
+//! linked in still works) and answered exactly like a missing file (404, same body) when they
+//! end outside it, whether what they point at exists or not: a 403 for an existing target and
+//! a 404 for a missing one would let a client probe the server's file system through any
+//! outward link (does `/home/alice` exist?). The check and the
 //! `open` are two system calls, so someone who can *write* inside the root could swap a checked
 //! directory for a link between them; the root is trusted not to change under attack (closing
 //! that race needs `openat2(RESOLVE_BENEATH)`, Linux only).
@@ -29,6 +32,7 @@
 use crate::query::percent_decode;
 use crate::request::Request;
 use crate::response::{Response, reason};
+use stage2_select_callbacks::net::{AcceptError, classify_accept_error};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
@@ -41,9 +45,9 @@ use std::path::{Path, PathBuf};
 pub enum StaticError {
     /// Malformed: a bad `%XX`, an encoded `/` or `\`, a NUL (400).
     BadPath,
-    /// Trying to leave the root (`..`, a symlink pointing outside) (403).
+    /// Trying to leave the root with `..` (403).
     Forbidden,
-    /// No such file (or a hidden one) (404).
+    /// No such file, a hidden one, or a symlink out of the root (404).
     NotFound,
 }
 
@@ -155,22 +159,32 @@ impl StaticRoot {
             // went through the parser, so it has no CR or LF to inject into a header.
             return Response::error(301).header("Location", format!("{}/", req.path()));
         }
-        file_response(&resolved, req.is_head()).unwrap_or_else(|err| match err.kind() {
-            io::ErrorKind::PermissionDenied => Response::error(403),
-            _ => Response::error(404),
-        })
+        file_response(&resolved, req.is_head()).unwrap_or_else(|err| open_failed(&err))
     }
     // ANCHOR_END: serve
 
-    /// Resolves symlinks in `path` and insists the real path is under the root.
+    /// Resolves symlinks in `path` and insists the real path is under the root. Anything
+    /// that fails, a link out of the root included, is "no such file": the answer must not
+    /// tell what exists outside the root.
     fn inside_root(&self, path: &Path) -> Result<PathBuf, StaticError> {
-        let real = path.canonicalize().map_err(|err| match err.kind() {
-            io::ErrorKind::PermissionDenied => StaticError::Forbidden,
-            _ => StaticError::NotFound,
-        })?;
-        if real.starts_with(&self.root) { Ok(real) } else { Err(StaticError::Forbidden) }
+        let real = path.canonicalize().map_err(|_| StaticError::NotFound)?;
+        if real.starts_with(&self.root) { Ok(real) } else { Err(StaticError::NotFound) }
     }
 }
+
+// ANCHOR: open_failed
+/// The answer when a resolved file cannot be opened or read. Out of file descriptors
+/// (`EMFILE`, `ENFILE`: sorted by stage 2's accept rule) is the server's trouble, not the
+/// file's: a 404 there would tell the client, and every cache on the way, that an existing
+/// file is gone. `503` with `Retry-After` says "try again in a second", and is not cached.
+fn open_failed(err: &io::Error) -> Response {
+    match (err.kind(), classify_accept_error(err)) {
+        (_, AcceptError::OutOfDescriptors) => Response::error(503).header("Retry-After", "1"),
+        (io::ErrorKind::PermissionDenied, _) => Response::error(403),
+        _ => Response::error(404),
+    }
+}
+// ANCHOR_END: open_failed
 
 /// Files up to this size are read into memory whole; larger ones are streamed.
 const WHOLE_FILE_MAX: u64 = 64 * 1024;
@@ -336,10 +350,13 @@ mod tests {
     }
 
     #[test]
-    fn symlink_escape_is_forbidden_but_inside_links_work() {
-        let (_t, _o, root) = fixture();
-        assert_eq!(root.resolve("/link-out/secret.txt"), Err(StaticError::Forbidden));
-        assert_eq!(root.resolve("/link-out"), Err(StaticError::Forbidden));
+    fn symlink_escape_is_not_found_but_inside_links_work() {
+        let (_t, outside, root) = fixture();
+        // Out of the root: the same answer as a missing file, whether the target exists or not.
+        std::os::unix::fs::symlink(outside.path().join("missing.txt"), root.root().join("dangling")).unwrap();
+        for path in ["/link-out/secret.txt", "/link-out", "/link-out/missing.txt", "/dangling"] {
+            assert_eq!(root.resolve(path), Err(StaticError::NotFound), "{path}");
+        }
         assert_eq!(name(&root.resolve("/link-in.txt").unwrap()), "a.txt");
     }
 
@@ -401,6 +418,15 @@ mod tests {
         assert!(!response.write_all_to(&mut out, &ctx).unwrap());
         let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         (String::from_utf8_lossy(&out[..head_end]).into_owned(), out[head_end..].to_vec())
+    }
+
+    #[test]
+    fn out_of_descriptors_is_503_not_404() {
+        // EMFILE (24 on Linux and the BSDs) while opening an existing file.
+        let response = open_failed(&io::Error::from_raw_os_error(24));
+        assert_eq!(response.status_code(), 503);
+        assert_eq!(response.header_value("retry-after"), Some("1"));
+        assert_eq!(open_failed(&io::ErrorKind::NotFound.into()).status_code(), 404);
     }
 
     #[test]

@@ -188,6 +188,8 @@ fn help_lists_every_setting_and_exits_0() {
         "--idle-timeout",
         "--header-timeout",
         "--body-timeout",
+        "--min-body-rate",
+        "--body-budget",
         "--write-timeout",
         "--shutdown-timeout",
         "--max-body",
@@ -296,4 +298,90 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
         summary,
         "stage6-server: stopped: 2 requests on 2 connections, 0 turned away, 0 cut off at shutdown"
     );
+}
+
+#[test]
+fn sigterm_closes_the_listening_sockets_and_answers_every_accepted_request() {
+    for workers in ["1", "2"] {
+        sigterm_refuses_new_connections_while_draining(workers);
+    }
+}
+
+/// With `--workers N`: a request in flight and a crowd of connections that may still be in
+/// the kernel's accept queue when SIGTERM arrives. Once every worker says it is draining, a
+/// new connection must be refused (not left in a queue nobody reads, to be reset at exit),
+/// and every connection made before the signal must get its answer.
+fn sigterm_refuses_new_connections_while_draining(workers: &str) {
+    let mut child = Command::new(SERVER)
+        .args(["--addr", "127.0.0.1:0", "--workers", workers])
+        .env("TRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let banner = wait_for(&stdout, "listening on http://");
+    let addr: SocketAddr =
+        banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let connect = || {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(SAFETY)).unwrap();
+        stream
+    };
+    let mut busy = connect();
+    busy.write_all(b"GET /sleep?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    wait_for(&stderr, "http: GET /sleep?ms=1500");
+    let mut crowd: Vec<TcpStream> = (0..32)
+        .map(|_| {
+            let mut stream = connect();
+            stream.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            stream
+        })
+        .collect();
+    let signalled = std::time::Instant::now();
+    terminate(&child);
+    for _ in 0..workers.parse::<usize>().unwrap() {
+        wait_for(&stderr, "http: draining");
+    }
+    match TcpStream::connect(addr) {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}"),
+        Ok(_) => panic!(
+            "{workers} worker(s): a connection made while draining was accepted by the kernel: \
+             a copy of the listening socket is still open"
+        ),
+    }
+    eprintln!("{workers} worker(s): connect refused {:?} after SIGTERM", signalled.elapsed());
+    for (i, stream) in crowd.iter_mut().enumerate() {
+        let answer = response(stream);
+        assert!(answer.ends_with("\r\n\r\nHello, World!"), "{workers} worker(s), connection {i}: {answer:?}");
+    }
+    let answer = response(&mut busy);
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK\r\n") && answer.contains("\r\nConnection: close\r\n"),
+        "{answer}"
+    );
+    assert!(child.wait().unwrap().success());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_raises_its_open_file_limit() {
+    // Started with a soft limit of 256 below a higher hard limit, as many shells start
+    // programs, the server must lift its soft limit to the hard one (read back from /proc).
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -S -n 256 && exec {SERVER} --addr 127.0.0.1:0")])
+        .env_remove("TRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    wait_for(&stdout, "listening on http://");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers[0], numbers[1], "soft limit not raised to the hard one: {line}");
 }

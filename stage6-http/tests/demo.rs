@@ -191,7 +191,7 @@ impl Fixture {
         fs::write(www.join("docs/index.html"), "<p>docs</p>\n").unwrap();
         fs::write(www.join(".hidden"), "dot-files are not served\n").unwrap();
         fs::write(www.join("big.bin"), payload(6, BIG)).unwrap();
-        // Links: one inside the root (followed), three out of it (refused).
+        // Links: one inside the root (followed), three out of it (answered like missing files).
         std::os::unix::fs::symlink("a.txt", www.join("link-in.txt")).unwrap();
         std::os::unix::fs::symlink("../secret.txt", www.join("link-out.txt")).unwrap();
         std::os::unix::fs::symlink(top, www.join("link-dir")).unwrap();
@@ -344,9 +344,9 @@ fn nothing_outside_the_root_can_be_reached() {
         ("/static/%00", 400),
         ("/static/%2", 400),
         ("/static/%252e%252e/secret.txt", 404),
-        ("/static/link-out.txt", 403),
-        ("/static/link-dir/secret.txt", 403),
-        ("/static/link-etc/passwd", 403),
+        ("/static/link-out.txt", 404),
+        ("/static/link-dir/secret.txt", 404),
+        ("/static/link-etc/passwd", 404),
         ("/static/.hidden", 404),
         ("/static/%2ehidden", 404),
     ] {
@@ -356,7 +356,13 @@ fn nothing_outside_the_root_can_be_reached() {
         assert!(!text.contains("outside the root") && !text.contains("root:"), "{target} leaked: {text}");
     }
     // The body says which rule refused the path.
-    assert_eq!(split(&get(&server, "/static/link-out.txt")).1, b"403 Forbidden: path leaves the root\n");
+    assert_eq!(split(&get(&server, "/static/../secret.txt")).1, b"403 Forbidden: path leaves the root\n");
+    // A link out of the root is answered exactly like a missing file, whether its target
+    // exists or not: nothing about the file system outside the root shows through.
+    let missing = get(&server, "/static/no-such-file.txt");
+    for target in ["/static/link-out.txt", "/static/link-etc/passwd", "/static/link-etc/no-such-file"] {
+        assert_eq!(split(&get(&server, target)), split(&missing), "{target}");
+    }
     assert_eq!(split(&get(&server, "/static/..%2fsecret.txt")).1, b"400 Bad Request: malformed path\n");
     assert_eq!(split(&get(&server, "/static/.hidden")).1, b"404 Not Found: no such file\n");
     // A link that stays inside the root is followed. What counts is where the path really

@@ -8,9 +8,11 @@
 //! Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully; a second one stops it at once.
 
 use stage1_blocking::workshop::cli::{Args, Cli, describe_bind_error, fail, say};
+use stage2_select_callbacks::sys::raise_nofile_limit;
 use stage6_http::app::{default_root, demo_router, hello_router};
 use stage6_http::static_files::StaticRoot;
 use stage6_http::{Limits, Server, ServerConfig};
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,6 +34,16 @@ fn main() {
     .option("--idle-timeout", "MS", "close keep-alive connections idle this long (default 60000)")
     .option("--header-timeout", "MS", "a request head must arrive within this (default 30000)")
     .option("--body-timeout", "MS", "longest wait for more of a request body (default 30000)")
+    .option(
+        "--min-body-rate",
+        "BYTES",
+        "a body must average this many bytes a second past --body-timeout; 0: off (default 500)",
+    )
+    .option(
+        "--body-budget",
+        "BYTES",
+        "bytes all arriving request bodies may hold together; more gets 503 (default 67108864)",
+    )
     .option("--write-timeout", "MS", "longest wait for a client to take our bytes (default 30000)")
     .option("--shutdown-timeout", "MS", "grace for in-flight requests at shutdown (default 10000)")
     .option("--max-body", "BYTES", "largest request body; more gets 413 (default 1048576)")
@@ -41,6 +53,12 @@ fn main() {
     .switch("--bench-hello", "serve only / and /hello (Hello, World!), like the benchmark peers")
     .parse();
     let addr: SocketAddr = args.value_or("--addr", SocketAddr::from(([127, 0, 0, 1], 8080)));
+    // Every connection is a file descriptor, and the default soft limit (often 1,024; 256 on
+    // macOS) is far below what the hard limit allows: raise it, or the 1,025th client meets
+    // EMFILE while the machine has plenty to spare.
+    if let Err(e) = raise_nofile_limit() {
+        let _ = writeln!(io::stderr(), "stage6-server: cannot raise the open-file limit: {e}");
+    }
     let config = config_from(&args);
     let root = match args.value::<String>("--root") {
         Some(dir) => Some(StaticRoot::new(&dir).unwrap_or_else(|e| fail(format!("--root {dir}: {e}")))),
@@ -94,6 +112,8 @@ fn config_from(args: &Args) -> ServerConfig {
         idle_timeout: ms("--idle-timeout", defaults.idle_timeout),
         header_timeout: ms("--header-timeout", defaults.header_timeout),
         body_timeout: ms("--body-timeout", defaults.body_timeout),
+        min_body_rate: args.value_or("--min-body-rate", defaults.min_body_rate),
+        body_budget: args.value_or("--body-budget", defaults.body_budget),
         write_timeout: ms("--write-timeout", defaults.write_timeout),
         shutdown_timeout: ms("--shutdown-timeout", defaults.shutdown_timeout),
         access_log: args.switch("--log"),

@@ -2,7 +2,7 @@
 
 use crate::client::error::ClientError;
 use crate::client::request::ClientRequest;
-use crate::client::response::{Event, Head, ResponseLimits, ResponseParser};
+use crate::client::response::{Head, ResponseEvent, ResponseLimits, ResponseParser};
 use stage5_async_await::io::AsyncRead;
 use stage5_async_await::net::TcpStream;
 use std::future::poll_fn;
@@ -269,20 +269,20 @@ impl Connection {
                 }
             };
             match event {
-                Event::Head { head, consumed } => {
+                ResponseEvent::Head { head, consumed } => {
                     seen(Seen::Head { head: &head, bytes, headers });
                     self.closed |= head.close;
                     self.start += consumed;
                 }
-                Event::Body { data, consumed } => {
+                ResponseEvent::Body { data, consumed } => {
                     seen(Seen::Body(data));
                     self.start += consumed;
                 }
-                Event::Done { consumed } => {
+                ResponseEvent::Done { consumed } => {
                     self.start += consumed;
                     return Poll::Ready(Ok(()));
                 }
-                Event::NeedMore { consumed } => {
+                ResponseEvent::NeedMore { consumed } => {
                     self.start += consumed;
                     if self.eof {
                         return Poll::Ready(self.at_eof());

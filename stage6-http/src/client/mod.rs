@@ -14,7 +14,7 @@
 //! ```
 //!
 //! [`ResponseParser`] is that rule as an incremental state machine: it is fed whatever bytes
-//! have arrived, in pieces of any size, and reports [`Event`]s (the head, slices of body,
+//! have arrived, in pieces of any size, and reports [`ResponseEvent`]s (the head, slices of body,
 //! the end). It never allocates and never copies: the caller decides what to keep.
 //! [`Connection`] keeps everything (a [`ClientResponse`] with headers and body);
 //! [`Connection::skip_response`], used by the load generator, keeps only the status.
@@ -41,4 +41,4 @@ pub mod response;
 pub use connection::{Client, ClientResponse, Connection, ResponseSummary};
 pub use error::{ClientError, ResponseError};
 pub use request::ClientRequest;
-pub use response::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, Event, Head, ResponseLimits, ResponseParser};
+pub use response::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, Head, ResponseEvent, ResponseLimits, ResponseParser};

@@ -35,7 +35,7 @@ pub struct Head {
 /// What [`ResponseParser::advance`] found in the bytes it was given. `consumed` is how many
 /// of those bytes the caller may now drop; the rest must be given again (with more after).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Event<'b> {
+pub enum ResponseEvent<'b> {
     /// Nothing more to report until more bytes arrive.
     NeedMore {
         /// Bytes used up (a skipped 1xx head, chunk framing).
@@ -161,7 +161,7 @@ impl ResponseParser {
         &mut self,
         buf: &'b [u8],
         mut on_header: impl FnMut(&'b [u8], &'b [u8]),
-    ) -> Result<Event<'b>, ResponseError> {
+    ) -> Result<ResponseEvent<'b>, ResponseError> {
         let mut consumed = 0;
         loop {
             let rest = &buf[consumed..];
@@ -173,7 +173,7 @@ impl ResponseParser {
                         }
                         // Only whole lines were scanned: resume at the last line's start.
                         self.state = State::Head { scanned: last_line_start(rest) };
-                        return Ok(Event::NeedMore { consumed });
+                        return Ok(ResponseEvent::NeedMore { consumed });
                     };
                     if len > self.limits.max_head {
                         return Err(ResponseError::HeadTooLarge);
@@ -199,27 +199,27 @@ impl ResponseParser {
                         Framing::UntilClose => State::UntilClose,
                     };
                     head.reason = (head.reason.0 + consumed, head.reason.1 + consumed);
-                    return Ok(Event::Head { head, consumed: consumed + len });
+                    return Ok(ResponseEvent::Head { head, consumed: consumed + len });
                 }
                 State::Length { remaining } => {
                     if rest.is_empty() {
-                        return Ok(Event::NeedMore { consumed });
+                        return Ok(ResponseEvent::NeedMore { consumed });
                     }
                     let n = remaining.min(rest.len() as u64) as usize;
                     let left = remaining - n as u64;
                     self.state = if left == 0 { State::Done } else { State::Length { remaining: left } };
-                    return Ok(Event::Body { data: &rest[..n], consumed: consumed + n });
+                    return Ok(ResponseEvent::Body { data: &rest[..n], consumed: consumed + n });
                 }
                 State::UntilClose => {
                     if rest.is_empty() {
-                        return Ok(Event::NeedMore { consumed });
+                        return Ok(ResponseEvent::NeedMore { consumed });
                     }
                     self.count_body(rest.len())?;
-                    return Ok(Event::Body { data: rest, consumed: consumed + rest.len() });
+                    return Ok(ResponseEvent::Body { data: rest, consumed: consumed + rest.len() });
                 }
                 State::Chunk(ChunkState::Data { remaining }) => {
                     if rest.is_empty() {
-                        return Ok(Event::NeedMore { consumed });
+                        return Ok(ResponseEvent::NeedMore { consumed });
                     }
                     let n = remaining.min(rest.len() as u64) as usize;
                     let left = remaining - n as u64;
@@ -228,20 +228,20 @@ impl ResponseParser {
                     } else {
                         ChunkState::Data { remaining: left }
                     });
-                    return Ok(Event::Body { data: &rest[..n], consumed: consumed + n });
+                    return Ok(ResponseEvent::Body { data: &rest[..n], consumed: consumed + n });
                 }
                 State::Chunk(ChunkState::DataEnd) => {
                     consumed += match rest {
                         [b'\r', b'\n', ..] => 2,
                         [b'\n', ..] => 1,
-                        [] | [b'\r'] => return Ok(Event::NeedMore { consumed }),
+                        [] | [b'\r'] => return Ok(ResponseEvent::NeedMore { consumed }),
                         _ => return Err(ResponseError::Chunk),
                     };
                     self.state = State::Chunk(ChunkState::Size);
                 }
                 State::Chunk(ChunkState::Size) => {
                     let Some((line, len)) = take_line(rest, MAX_CHUNK_LINE)? else {
-                        return Ok(Event::NeedMore { consumed });
+                        return Ok(ResponseEvent::NeedMore { consumed });
                     };
                     consumed += len;
                     let chunk = grammar::parse_chunk_line(line).map_err(|_| ResponseError::Chunk)?;
@@ -249,7 +249,7 @@ impl ResponseParser {
                 }
                 State::Chunk(ChunkState::Trailer) => {
                     let Some((line, len)) = take_line(rest, self.limits.max_head)? else {
-                        return Ok(Event::NeedMore { consumed });
+                        return Ok(ResponseEvent::NeedMore { consumed });
                     };
                     consumed += len;
                     if line.is_empty() {
@@ -259,7 +259,7 @@ impl ResponseParser {
                         grammar::split_field_line(line).map_err(|_| ResponseError::Chunk)?;
                     }
                 }
-                State::Done => return Ok(Event::Done { consumed }),
+                State::Done => return Ok(ResponseEvent::Done { consumed }),
             }
         }
     }
@@ -453,22 +453,22 @@ mod tests {
                 let mut headers = Vec::new();
                 let event = parser.advance(&buf, |n, v| headers.push((n.to_vec(), v.to_vec())))?;
                 let consumed = match event {
-                    Event::Head { head, consumed } => {
+                    ResponseEvent::Head { head, consumed } => {
                         out.status = head.status;
                         out.close = head.close;
                         out.reason = buf[head.reason.0..head.reason.1].to_vec();
                         out.headers = headers;
                         consumed
                     }
-                    Event::Body { data, consumed } => {
+                    ResponseEvent::Body { data, consumed } => {
                         out.body.extend_from_slice(data);
                         consumed
                     }
-                    Event::Done { consumed } => {
+                    ResponseEvent::Done { consumed } => {
                         out.used += consumed;
                         return Ok(out);
                     }
-                    Event::NeedMore { consumed } => {
+                    ResponseEvent::NeedMore { consumed } => {
                         out.used += consumed;
                         buf.drain(..consumed);
                         break;

@@ -252,7 +252,7 @@ fn unknown_method_is_501() {
 
 #[test]
 fn unsupported_version_is_505() {
-    for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9"] {
+    for v in ["HTTP/2.0", "HTTP/0.9", "HTTP/3.1", "HTTP/0.1"] {
         let err = error_of(format!("GET / {v}\r\n\r\n").as_bytes());
         assert_eq!((err, err.status()), (ParseError::UnsupportedVersion, 505), "{v}");
     }
@@ -490,4 +490,70 @@ fn query_param_decodes() {
     assert_eq!(req.query_param("zz").unwrap(), None);
     let bad = parse_one(b"GET /s?q=%zz HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     assert!(bad.query_param("q").is_err());
+}
+
+#[test]
+fn higher_minor_versions_of_http1_are_read_as_http11() {
+    // RFC 9110 section 2.5: a server receiving HTTP/1.x with x > 1 answers as HTTP/1.1.
+    for v in ["HTTP/1.2", "HTTP/1.9"] {
+        let req = parse_one(format!("GET / {v}\r\nHost: a\r\n\r\n").as_bytes()).unwrap();
+        assert_eq!(req.version(), Version::Http11, "{v}");
+        assert!(req.keep_alive(), "{v}");
+    }
+    // Read as 1.1, so it needs a Host like any 1.1 request.
+    assert_eq!(error_of(b"GET / HTTP/1.2\r\n\r\n"), ParseError::MissingHost);
+}
+
+#[test]
+fn chunk_extensions_follow_the_grammar() {
+    let chunked = |size_line: &str| {
+        format!("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{size_line}\r\nhello\r\n0\r\n\r\n")
+            .into_bytes()
+    };
+    for bad in ["5;", "5;=", "5;a b c", "5;a=\"x", "5;a=", "5;;a", "5 ;a=b c", "5;a=\"x\"y", "5;a=\"\\\x7f\""]
+    {
+        let err = error_of(&chunked(bad));
+        assert_eq!((err, err.status()), (ParseError::BadChunk, 400), "{bad:?}");
+    }
+    for good in ["5;a", "5;a=b", "5 ; a = \"b\"", "5;a;b=c", "5;a=\"q\\\"uote;d\"", "5\t;\ta\t", "5 "] {
+        let req = parse_one(&chunked(good)).unwrap_or_else(|e| panic!("{good:?}: {e:?}"));
+        assert_eq!(req.body(), b"hello", "{good:?}");
+    }
+}
+
+#[test]
+fn released_chunk_bytes_give_the_same_request_from_a_small_buffer() {
+    // A caller that removes what `release_chunk_bytes` names after every partial parse, as
+    // the server does, gets the same request as one that keeps every byte, while holding
+    // no more than the head and a few bytes of framing.
+    let mut text = b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let head_len = text.len();
+    for i in 0..300u32 {
+        text.extend_from_slice(format!("{:x};i={i}\r\n", 1 + i % 3).as_bytes());
+        text.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, 1 + i as usize % 3));
+        text.extend_from_slice(b"\r\n");
+    }
+    text.extend_from_slice(b"0\r\nT: t\r\n\r\n");
+    let whole = parse_one(&text).unwrap();
+    let mut parser = Parser::new(Limits::default());
+    let mut buffer = Vec::new();
+    let mut most = 0;
+    for &byte in &text {
+        buffer.push(byte);
+        match parser.parse(&buffer).unwrap() {
+            Parsed::Partial => {
+                if let Some(range) = parser.release_chunk_bytes() {
+                    buffer.drain(range);
+                }
+                most = most.max(buffer.len());
+            }
+            Parsed::Complete { request, consumed } => {
+                assert_eq!((request.body(), request.path()), (whole.body(), "/up"));
+                assert_eq!(consumed, buffer.len());
+                assert!(most <= head_len + 16, "held {most} bytes of a {}-byte request", text.len());
+                return;
+            }
+        }
+    }
+    panic!("never complete");
 }

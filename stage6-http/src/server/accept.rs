@@ -6,12 +6,14 @@ use crate::server::worker::Worker;
 use stage2_select_callbacks::trace;
 use stage5_async_await::combinators::{Either, select};
 use stage5_async_await::net::{TcpListener, TcpStream};
-use stage5_async_await::spawn;
 use stage5_async_await::sync::event::Event;
 use stage5_async_await::time::sleep;
-use std::future::Future;
+use stage5_async_await::{spawn, yield_now};
+use std::future::{Future, poll_fn};
 use std::io::{self, Write as _};
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// Connections past `max_connections` being answered 503 at once, per worker. Past this too,
@@ -20,35 +22,70 @@ use std::time::Duration;
 const MAX_TURNING_AWAY: usize = 64;
 
 // ANCHOR: accept_loop
-/// Accepts until shutdown begins. A connection past the worker's share of `max_connections`
-/// is answered `503` and closed; accept errors are reported and survived (stage 5's `accept`
-/// already backs off when the process is out of file descriptors, instead of spinning).
+/// Accepts until shutdown begins, then accepts what is already queued and closes the
+/// listening socket (it is dropped on return: this is its only copy). A connection past the
+/// worker's share of `max_connections` is answered `503` and closed; accept errors are
+/// reported and survived (stage 5's `accept` already backs off when the process is out of
+/// file descriptors, instead of spinning).
 pub(super) async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutdown: &Event) {
     loop {
         match select(listener.accept(), shutdown.wait()).await {
             Either::Left(Ok((stream, peer))) => {
                 trace!("http: connection from {peer}");
-                // Responses are written whole; Nagle would only delay the last segment of
-                // a pipelined burst or a streamed body.
-                let _ = stream.set_nodelay(true);
-                if worker.open.get() < worker.max_open {
-                    // Dropping the JoinHandle detaches the task: it runs until the client is done.
-                    drop(spawn(serve_connection(stream, worker.clone())));
-                } else if worker.turning_away.get() < MAX_TURNING_AWAY {
-                    worker.turning_away.set(worker.turning_away.get() + 1);
-                    drop(spawn(turn_away(stream, worker.clone())));
-                } // else: dropped here, closed without an answer
+                admit(stream, &worker);
             }
             Either::Left(Err(e)) => {
                 // Not eprintln!, which panics once stderr has gone: the server goes on.
                 let _ = writeln!(io::stderr(), "stage6-server: accept failed: {e}");
                 sleep(Duration::from_millis(100)).await;
             }
-            Either::Right(()) => return,
+            Either::Right(()) => break,
         }
     }
+    accept_queued(&listener, &worker).await;
+}
+
+/// Gives an accepted connection its task, or a 503 if the worker is full.
+fn admit(stream: TcpStream, worker: &Rc<Worker>) {
+    // Responses are written whole; Nagle would only delay the last segment of a pipelined
+    // burst or a streamed body.
+    let _ = stream.set_nodelay(true);
+    if worker.open.get() < worker.max_open {
+        // Dropping the JoinHandle detaches the task: it runs until the client is done.
+        drop(spawn(serve_connection(stream, worker.clone())));
+    } else if worker.turning_away.get() < MAX_TURNING_AWAY {
+        worker.turning_away.set(worker.turning_away.get() + 1);
+        drop(spawn(turn_away(stream, worker.clone())));
+    } // else: dropped here, closed without an answer
 }
 // ANCHOR_END: accept_loop
+
+// ANCHOR: accept_queued
+/// A connection the kernel completed is in the listening socket's queue, and its client
+/// has probably sent its request already: closing the socket now would reset it. So before
+/// closing, take every queued connection (they are served like any other, and their answers
+/// say `Connection: close`). One turn of the loop first lets the reactor see connections that
+/// arrived since it last looked.
+async fn accept_queued(listener: &TcpListener, worker: &Rc<Worker>) {
+    yield_now().await;
+    while let Some(Ok((stream, peer))) = ready_now(listener.accept()).await {
+        trace!("http: queued connection from {peer} taken at shutdown");
+        admit(stream, worker);
+    }
+}
+
+/// The future's output if it is ready on its first poll, `None` if it would wait.
+async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    poll_fn(|cx| {
+        Poll::Ready(match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+// ANCHOR_END: accept_queued
 
 // ANCHOR: serve_connection
 /// The connection task. Not an `async fn`: an `async fn` keeps its arguments (`stream`,
@@ -81,6 +118,7 @@ impl Drop for Admitted {
     fn drop(&mut self) {
         let worker = &self.worker;
         self.connection.set_busy(worker, false);
+        self.connection.release_body(worker);
         worker.give_back(std::mem::take(&mut self.connection.out));
         worker.open.set(worker.open.get() - 1);
     }
@@ -111,17 +149,20 @@ mod tests {
     /// The connection's state lives in its task for as long as the client keeps the
     /// connection open, idle or not; this keeps an eye on its size (1,512 bytes at first,
     /// 800 after the flush and dispatch rework, 344 once the parser became a loan and no
-    /// `async fn` kept its arguments twice: see the chapter).
+    /// `async fn` kept its arguments twice: see the chapter; 392 with the defences against
+    /// hostile clients: the body's rate clock, its share of the body budget, and the watch
+    /// that drops the handler of a client that reset).
     #[test]
     fn connection_future_stays_small() {
         let runtime = Runtime::new().unwrap();
         runtime.block_on(async {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let worker = Rc::new(Worker::new(Arc::new(Router::new()), ServerConfig::default()));
+            let worker =
+                Rc::new(Worker::new(Arc::new(Router::new()), ServerConfig::default(), Default::default()));
             let future = serve_connection(TcpStream::from_std(client).unwrap(), worker);
             let size = std::mem::size_of_val(&future);
-            assert!(size <= 384, "connection future grew to {size} bytes");
+            assert!(size <= 400, "connection future grew to {size} bytes");
         });
     }
 }

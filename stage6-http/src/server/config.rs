@@ -1,7 +1,7 @@
 //! Every limit and timeout of the server, with its default and the reason it exists.
 
 use crate::parser::Limits;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 // ANCHOR: config
 /// Server settings. Every timeout exists because without it one misbehaving client holds a
@@ -27,6 +27,19 @@ pub struct ServerConfig {
     /// It bounds a stalled upload, not a slow one: a big body on a slow link keeps going as
     /// long as it moves (nginx's `client_body_timeout` works the same way). Default 30 s.
     pub body_timeout: Duration,
+    /// ...but moving is not enough: a byte every ten seconds never stalls, and would hold the
+    /// connection and its buffers forever. So the whole body must also arrive by
+    /// [`ServerConfig::body_deadline`], `body_timeout` plus one second per `min_body_rate`
+    /// bytes received (Apache's `mod_reqtimeout` rule), or `408`. In bytes per second;
+    /// 0 turns the rule off. Default 500: a trickle is cut after about `body_timeout`, while an
+    /// upload at 4 kbit/s or more is never cut.
+    pub min_body_rate: u32,
+    /// Most bytes all connections together may hold for request bodies that are still
+    /// arriving (each holds at most `max_body_bytes` and a little more, see the chapter). A
+    /// request whose body would go past it gets `503` and the connection closes: many
+    /// connections each sending a body up to the limit must not add up to all the memory.
+    /// Default 64 MiB (64 bodies of the default 1 MiB arriving at once).
+    pub body_budget: usize,
     /// A write must make progress within this time (a client that never reads). Default 30 s.
     pub write_timeout: Duration,
     /// After a shutdown request, how long in-flight requests get to finish before the workers
@@ -46,6 +59,8 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
+            min_body_rate: 500,
+            body_budget: 64 * 1024 * 1024,
             write_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             access_log: false,
@@ -53,3 +68,40 @@ impl Default for ServerConfig {
     }
 }
 // ANCHOR_END: config
+
+impl ServerConfig {
+    // ANCHOR: body_deadline
+    /// When a body that started arriving at `start` must be complete, given the `received`
+    /// bytes of it so far: `body_timeout` for free, plus one second for every `min_body_rate`
+    /// bytes. A body arriving faster than the rate pushes its deadline away faster than time
+    /// catches up with it; one arriving slower meets it. `None` with the rule turned off.
+    pub fn body_deadline(&self, start: Instant, received: u64) -> Option<Instant> {
+        if self.min_body_rate == 0 {
+            return None;
+        }
+        let earned = Duration::from_millis(received.saturating_mul(1000) / u64::from(self.min_body_rate));
+        start.checked_add(self.body_timeout.saturating_add(earned))
+    }
+    // ANCHOR_END: body_deadline
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_deadline_grows_with_the_bytes_received() {
+        let config =
+            ServerConfig { body_timeout: Duration::from_secs(30), min_body_rate: 500, ..Default::default() };
+        let start = Instant::now();
+        let after = |received| config.body_deadline(start, received).unwrap() - start;
+        assert_eq!(after(0), Duration::from_secs(30));
+        // A trickle of a byte every ten seconds has earned next to nothing after 30 s.
+        assert_eq!(after(3), Duration::from_millis(30_006));
+        // An upload at exactly 500 B/s stays 30 s ahead of its deadline forever.
+        assert_eq!(after(500 * 3600), Duration::from_secs(30 + 3600));
+        assert_eq!(after(250), Duration::from_millis(30_500));
+        assert_eq!(after(u64::MAX), Duration::from_secs(30) + Duration::from_millis(u64::MAX / 500));
+        assert_eq!(ServerConfig { min_body_rate: 0, ..config }.body_deadline(start, 10), None);
+    }
+}

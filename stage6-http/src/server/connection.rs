@@ -39,10 +39,20 @@ pub(super) struct Connection {
     sent_continue: bool,
     /// When the head of the request being received must be complete.
     header_deadline: Option<Instant>,
+    /// When the body of the request being received began to arrive, and how many bytes of it
+    /// (as sent: chunk framing included) have been read since: the minimum body rate's clock.
+    /// (32 bits each, like the parser's body offsets: every connection's task carries them.)
+    body_start: Option<Instant>,
+    body_received: u32,
+    /// Bytes this connection holds for an arriving body, as counted in the worker's
+    /// `body_bytes` (see [`Worker::hold`]).
+    held: u32,
     /// The timer bounding reads (idle, header and body timeouts), kept armed between requests.
     read_deadline: ReadDeadline,
     /// Counted in the worker's `busy`: a request is in flight on this connection.
     busy: bool,
+    /// The client's EOF was read while a handler ran (see `client_gone`).
+    client_eof: bool,
 }
 
 /// What the connection loop awaits next.
@@ -87,8 +97,12 @@ impl Connection {
             out: Vec::new(),
             sent_continue: false,
             header_deadline: None,
+            body_start: None,
+            body_received: 0,
+            held: 0,
             read_deadline: ReadDeadline::default(),
             busy: false,
+            client_eof: false,
         }
     }
 
@@ -181,12 +195,20 @@ impl Connection {
                 // Borrowed only for this synchronous block: other connections of this worker
                 // use the same scratch buffer while we wait below.
                 let mut scratch = worker.scratch.borrow_mut();
+                if self.client_eof {
+                    return Ok(Next::Quiet);
+                }
                 match self.stream.try_read(&mut scratch) {
                     Ok(0) => return Ok(Next::Quiet),
-                    Ok(n) => match self.ingest(&scratch[..n], worker) {
-                        Some(next) => return Ok(next),
-                        None => continue,
-                    },
+                    Ok(n) => {
+                        if self.in_body() {
+                            self.body_received = self.body_received.saturating_add(n as u32);
+                        }
+                        match self.ingest(&scratch[..n], worker) {
+                            Some(next) => return Ok(next),
+                            None => continue,
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
@@ -215,7 +237,11 @@ impl Connection {
                 self.unparsed = Vec::new();
             }
             let deadline = if self.in_body() {
-                Instant::now() + worker.config.body_timeout
+                // A stall timer and a rate: whichever ends first.
+                let stalled = Instant::now() + worker.config.body_timeout;
+                let paced =
+                    self.body_start.and_then(|s| worker.config.body_deadline(s, self.body_received.into()));
+                paced.map_or(stalled, |paced| paced.min(stalled))
             } else if let (true, Some(deadline)) = (in_request, self.header_deadline) {
                 deadline
             } else {
@@ -248,7 +274,15 @@ impl Connection {
             self.unparsed.clear();
             self.start = 0;
             let (consumed, next) = self.parse_from(worker, bytes);
-            self.unparsed.extend_from_slice(&bytes[consumed..]);
+            let rest = &bytes[consumed..];
+            // Keep what the parser still needs: not the chunks it has already used up.
+            match self.parser.as_mut().and_then(|p| p.release_chunk_bytes()) {
+                Some(used) => {
+                    self.append(&rest[..used.start]);
+                    self.append(&rest[used.end..]);
+                }
+                None => self.append(rest),
+            }
             next
         } else {
             if self.start > 0 {
@@ -256,11 +290,29 @@ impl Connection {
                 self.unparsed.drain(..self.start);
                 self.start = 0;
             }
-            self.unparsed.extend_from_slice(bytes);
-            self.next_buffered(worker)
+            self.append(bytes);
+            return self.next_buffered(worker);
         };
-        self.note_deadline(worker);
-        next
+        self.settle(worker, next)
+    }
+
+    /// Appends received bytes to `unparsed`. A `Vec` doubles as it grows, which would let a
+    /// body at the limit hold up to twice the limit. So once a body is arriving, growth is
+    /// exact: a Content-Length body's end is known, and that much is allocated once; a chunked
+    /// body's buffer only ever holds the head and about one read, as chunks are released.
+    fn append(&mut self, bytes: &[u8]) {
+        let (len, capacity) = (self.unparsed.len(), self.unparsed.capacity());
+        let needed = len + bytes.len();
+        if needed > capacity {
+            let target = match &self.parser {
+                Some(parser) if parser.in_body() => {
+                    parser.fixed_body_end().map_or(needed, |end| (self.start + end).max(needed))
+                }
+                _ => (capacity * 2).max(needed),
+            };
+            self.unparsed.reserve_exact(target - len);
+        }
+        self.unparsed.extend_from_slice(bytes);
     }
 
     /// The next request (or error answer) from bytes already received, if there is one.
@@ -272,6 +324,9 @@ impl Connection {
         let (consumed, next) = self.parse_from(worker, &unparsed[self.start..]);
         self.unparsed = unparsed;
         self.start += consumed;
+        if let Some(used) = self.parser.as_mut().and_then(|p| p.release_chunk_bytes()) {
+            self.unparsed.drain(self.start + used.start..self.start + used.end);
+        }
         if self.start == self.unparsed.len() {
             self.unparsed.clear();
             self.start = 0;
@@ -279,9 +334,42 @@ impl Connection {
                 self.unparsed = Vec::new(); // a big body passed through: give the memory back
             }
         }
+        self.settle(worker, next)
+    }
+
+    // ANCHOR: settle
+    /// After parsing: start the head's deadline or the body's clock, and count what this
+    /// connection now holds for an arriving body against the server's `body_budget`. Past
+    /// the budget the request gets `503` and its bytes are let go at once.
+    fn settle(&mut self, worker: &Worker, next: Option<Next>) -> Option<Next> {
         self.note_deadline(worker);
+        let holding = match (&next, &self.parser) {
+            (None, Some(parser)) if parser.in_body() => self.unparsed.capacity() + parser.body_capacity(),
+            _ => 0,
+        };
+        // At most `max_body_bytes` (1 GiB at most) and a little more: a `u32` holds it.
+        let holding = u32::try_from(holding).unwrap_or(u32::MAX);
+        if holding != self.held {
+            if !worker.hold(self.held as usize, holding as usize) {
+                trace!("http: body budget spent, {holding} bytes refused");
+                worker.count(|s| s.over_budget += 1);
+                self.release_body(worker);
+                self.parser = None;
+                self.unparsed = Vec::new();
+                self.start = 0;
+                return Some(Next::Answer(Response::error(503).header("Retry-After", "1").close()));
+            }
+            self.held = holding;
+        }
         next
     }
+
+    /// Gives back what this connection counted in the body budget (at the end of a body, or
+    /// of the connection).
+    pub(super) fn release_body(&mut self, worker: &Worker) {
+        worker.hold(std::mem::take(&mut self.held) as usize, 0);
+    }
+    // ANCHOR_END: settle
 
     /// Parses at most one request from `buf`. Returns the bytes a complete request used (0
     /// while incomplete: the parser still needs those bytes, from the same offset, next time)
@@ -292,6 +380,8 @@ impl Connection {
             Ok(Parsed::Complete { request, consumed }) => {
                 self.sent_continue = false;
                 self.header_deadline = None;
+                self.body_start = None;
+                self.body_received = 0;
                 if let Some(parser) = self.parser.take() {
                     worker.give_back_parser(parser);
                 }
@@ -321,6 +411,9 @@ impl Connection {
         if self.in_progress() && self.header_deadline.is_none() {
             self.header_deadline = Some(Instant::now() + worker.config.header_timeout);
         }
+        if self.body_start.is_none() && self.in_body() {
+            self.body_start = Some(Instant::now());
+        }
     }
     // ANCHOR_END: ingest
 
@@ -333,8 +426,13 @@ impl Connection {
         handler: HandlerFuture,
         log: Option<Box<LogEntry>>,
     ) -> io::Result<bool> {
-        // A panicking handler costs its request a 500, not the worker its other connections.
-        let response = CatchUnwind(handler).await.unwrap_or_else(|_| Response::error(500).close());
+        let Some(result) = self.run_handler(worker, handler).await else {
+            // Returning drops the handler's future, and with it whatever it was waiting for:
+            // the connection's place and descriptor are free now, not when it would have ended.
+            trace!("http: client gone while its handler ran; handler dropped");
+            return Err(io::ErrorKind::ConnectionReset.into());
+        };
+        let response = result.unwrap_or_else(|_| Response::error(500).close());
         let close = match self.answer(worker, response, meta, log) {
             Written::Done { close } => close,
             Written::Streaming(body) => Box::pin(self.pump(worker, body)).await?,
@@ -343,6 +441,64 @@ impl Connection {
         // inside this future's, and every connection's task is as big as its largest state.)
         Ok(close)
     }
+
+    // ANCHOR: run_handler
+    /// Runs a handler until it answers (`Some`; `Err` if it panicked: that costs its request
+    /// a 500, not the worker its other connections) or its client is gone (`None`). Raced by
+    /// hand rather than with stage 5's `select`, which boxes both futures: two allocations
+    /// per request, for a race the handler almost always wins on its first poll (the socket is
+    /// not even looked at then). A plain `fn` returning a `poll_fn` that owns the handler, as
+    /// `flush` is, so each connection's task grows by a few words only.
+    fn run_handler<'a>(
+        &'a mut self,
+        worker: &'a Worker,
+        handler: HandlerFuture,
+    ) -> impl Future<Output = Option<Result<Response, ()>>> + 'a {
+        let mut handler = CatchUnwind(handler);
+        let mut watching = true;
+        poll_fn(move |cx| {
+            if let Poll::Ready(result) = Pin::new(&mut handler).poll(cx) {
+                return Poll::Ready(Some(result));
+            }
+            if watching && self.client_gone(worker, cx, &mut watching) {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+    }
+    // ANCHOR_END: run_handler
+
+    // ANCHOR: client_gone
+    /// Whether the client is gone, asked while its handler runs. Epoll says "hang-up" both for
+    /// a client that reset the connection and for one that only half-closed it (sent FIN after
+    /// its request, and still waits for the answer, as `curl` with a request on stdin does),
+    /// so the socket itself is asked: a read that fails means reset (gone: drop the handler);
+    /// a read of 0 means half-closed (keep the handler, stop watching, and remember the EOF:
+    /// after an edge-triggered EOF no new edge comes); bytes are the next pipelined request
+    /// (kept for later; stop watching, so a client that sends more is not read without end).
+    fn client_gone(&mut self, worker: &Worker, cx: &mut Context<'_>, watching: &mut bool) -> bool {
+        loop {
+            if self.stream.poll_readable(cx).is_pending() {
+                return false;
+            }
+            let mut scratch = worker.scratch.borrow_mut();
+            match self.stream.try_read(&mut scratch) {
+                Ok(0) => {
+                    self.client_eof = true;
+                    *watching = false;
+                    return false;
+                }
+                Ok(n) => {
+                    self.append(&scratch[..n]);
+                    *watching = false;
+                    return false;
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                Err(_) => return true,
+            }
+        }
+    }
+    // ANCHOR_END: client_gone
 
     /// Sends a streaming body piece by piece; flushing whenever `out` is full is the
     /// back-pressure: the next piece is produced only once the kernel took the previous ones.

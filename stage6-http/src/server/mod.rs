@@ -105,7 +105,13 @@ impl Server {
 
     /// Starts threads for the listeners from `from` on; the listener before (if any) is
     /// returned in `first` for the calling thread to run.
-    fn spawn_workers(&self, from: usize) -> io::Result<(Arc<Shared>, ServerHandle)> {
+    ///
+    /// Each listening socket *moves* into its worker, and nothing else keeps a copy: when the
+    /// worker drops it at shutdown, the socket is closed and a new connection is refused at
+    /// once. (A copy kept here, as this server first did with `try_clone`, left the socket
+    /// listening until `run` returned: clients kept connecting, were never accepted, and were
+    /// reset at exit.)
+    fn spawn_workers(self, from: usize) -> io::Result<(Arc<Shared>, ServerHandle)> {
         let shared = Arc::new(Shared {
             router: self.router.clone(),
             config: self.config,
@@ -114,11 +120,11 @@ impl Server {
             accepting: StdMutex::new(self.listeners.len()),
             accepting_changed: Condvar::new(),
             stats: StdMutex::new(ServeStats::default()),
+            body_bytes: Arc::default(),
         });
         let mut handle =
             ServerHandle { addr: self.addr, shared: shared.clone(), threads: Vec::new(), first: None };
-        for (i, listener) in self.listeners.iter().enumerate() {
-            let listener = listener.try_clone()?;
+        for (i, listener) in self.listeners.into_iter().enumerate() {
             if i < from {
                 handle.first = Some(listener);
                 continue;
@@ -156,6 +162,12 @@ impl ServerHandle {
         while *accepting > 0 {
             accepting = self.shared.accepting_changed.wait(accepting).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Bytes the connections hold right now for request bodies still arriving, all workers
+    /// together: the figure `body_budget` bounds.
+    pub fn body_bytes_held(&self) -> usize {
+        self.shared.body_bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Shuts down gracefully, waits for the workers, and says what they did; the first

@@ -16,6 +16,7 @@ use stage5_async_await::{Runtime, spawn};
 use std::future::poll_fn;
 use std::io::{self, Write as _};
 use std::rc::Rc;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex as StdMutex};
 use std::task::Poll;
 use std::time::SystemTime;
@@ -33,6 +34,8 @@ pub(super) struct Shared {
     pub(super) accepting_changed: Condvar,
     /// Totals, added by each worker as it stops.
     pub(super) stats: StdMutex<ServeStats>,
+    /// Bytes held for arriving request bodies, all workers together (see `Worker::hold`).
+    pub(super) body_bytes: Arc<AtomicUsize>,
 }
 
 // ANCHOR: run_worker
@@ -49,7 +52,7 @@ pub(super) fn run_worker(
     // Until this is dropped, `stop_accepting` counts this worker as still accepting.
     let accepting = Accepting(&shared);
     let runtime = Runtime::new()?;
-    let worker = Rc::new(Worker::new(shared.router.clone(), shared.config));
+    let worker = Rc::new(Worker::new(shared.router.clone(), shared.config, shared.body_bytes.clone()));
     worker.dates.borrow_mut().at(SystemTime::now());
     let result = runtime.block_on(async {
         // Detached: they live as long as the runtime (dropped with it at the end).

@@ -10,6 +10,7 @@ use stage5_async_await::time::sleep;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,6 +33,13 @@ pub struct ServeStats {
     /// Connections still in the middle of a request when the shutdown deadline (or a second
     /// signal) cut them off. Zero after a clean shutdown.
     pub abandoned: u64,
+    /// Requests refused with `503` because the bodies arriving on all connections together
+    /// would have gone past `body_budget`.
+    pub over_budget: u64,
+    /// The most bytes one connection held at once for one request whose body was arriving
+    /// (its unparsed bytes and its de-chunked body, as allocated): the figure the memory
+    /// bound of the chapter is about.
+    pub peak_request_bytes: u64,
 }
 
 impl std::ops::AddAssign for ServeStats {
@@ -41,6 +49,8 @@ impl std::ops::AddAssign for ServeStats {
         self.requests += other.requests;
         self.turned_away += other.turned_away;
         self.abandoned += other.abandoned;
+        self.over_budget += other.over_budget;
+        self.peak_request_bytes = self.peak_request_bytes.max(other.peak_request_bytes);
     }
 }
 
@@ -72,10 +82,13 @@ pub(super) struct Worker {
     /// Access log lines not written yet (`config.access_log`).
     pub(super) log: AccessLog,
     pub(super) stats: Cell<ServeStats>,
+    /// Bytes held for arriving request bodies by every connection of every worker of the
+    /// server: what `body_budget` bounds.
+    pub(super) body_bytes: Arc<AtomicUsize>,
 }
 
 impl Worker {
-    pub(super) fn new(router: Arc<Router>, config: ServerConfig) -> Worker {
+    pub(super) fn new(router: Arc<Router>, config: ServerConfig, body_bytes: Arc<AtomicUsize>) -> Worker {
         let workers = config.workers.max(1);
         Worker {
             router,
@@ -92,8 +105,28 @@ impl Worker {
             drained: RefCell::new(None),
             log: AccessLog::default(),
             stats: Cell::new(ServeStats::default()),
+            body_bytes,
         }
     }
+
+    // ANCHOR: hold
+    /// A connection now holds `now` bytes for its arriving body instead of `before`. Returns
+    /// false, with nothing taken, if the growth would put the server past `body_budget`.
+    pub(super) fn hold(&self, before: usize, now: usize) -> bool {
+        if now <= before {
+            self.body_bytes.fetch_sub(before - now, Ordering::Relaxed);
+            return true;
+        }
+        let more = now - before;
+        let total = self.body_bytes.fetch_add(more, Ordering::Relaxed) + more;
+        if total > self.config.body_budget {
+            self.body_bytes.fetch_sub(more, Ordering::Relaxed);
+            return false;
+        }
+        self.count(|s| s.peak_request_bytes = s.peak_request_bytes.max(now as u64));
+        true
+    }
+    // ANCHOR_END: hold
 
     pub(super) fn count(&self, update: impl FnOnce(&mut ServeStats)) {
         let mut stats = self.stats.get();
