@@ -25,7 +25,7 @@ use crate::workshop::lock;
 ///
 /// `read` blocks until the client sends something; `write_all` blocks until the kernel has
 /// taken every byte (a single `write` may take only part of them when the client reads
-/// slowly and the socket buffer is full: the seed's "hope it won't block").
+/// slowly and the socket buffer is full: the `selectors` docs' "Hope it won't block").
 pub fn handle_client(mut stream: TcpStream) -> io::Result<u64> {
     let mut buf = [0u8; 16 * 1024];
     let mut echoed: u64 = 0;

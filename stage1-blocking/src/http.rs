@@ -227,7 +227,7 @@ fn content_length(headers: &[(String, String)]) -> Result<Option<usize>, ParseEr
 }
 
 // ANCHOR: read_to_eof
-/// Reads until the peer closes the connection (a read returns 0), like the seed's
+/// Reads until the peer closes the connection (a read returns 0), like the 500 Lines crawler's
 /// `while True: chunk = s.recv(1000)` loop. Each `read` blocks the thread until *some* bytes
 /// arrive: one byte or a thousand, we cannot choose, so we keep appending.
 pub fn read_to_eof(reader: &mut impl Read) -> io::Result<Vec<u8>> {

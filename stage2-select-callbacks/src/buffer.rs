@@ -3,7 +3,7 @@
 //!
 //! A non-blocking `send` takes what fits in the kernel's send buffer *now*: all of the bytes,
 //! some of them, or none (`WouldBlock`). Whatever it did not take must wait somewhere until
-//! the socket is writable again; seed 000's echo server ("Hope it won't block") had no such
+//! the socket is writable again; the `selectors` documentation's echo server ("Hope it won't block") had no such
 //! place, and lost those bytes. This is that place, shared by the echo servers of stages 2, 3
 //! and 4:
 //!

@@ -1,4 +1,4 @@
-//! The callback crawler: seed 003's `get(path)` -> `connected` -> `readable` chain.
+//! The callback crawler: the 500 Lines crawler's `get(path)` -> `connected` -> `readable` chain.
 //!
 //! Stage 1's `get` was one function that slept three times (in `connect`, `write`, `read`).
 //! Here every place where it slept becomes the *end* of a function: the function registers the
@@ -36,7 +36,7 @@ pub type Outcome = anyhow::Result<Response>;
 /// bound, shared by every stage's crawler).
 pub use stage1_blocking::http::MAX_RESPONSE;
 
-/// How many bytes one `read` asks for (seed 003 asked for 1000).
+/// How many bytes one `read` asks for (the 500 Lines crawler asked for 1000).
 const READ_CHUNK: usize = 4096;
 
 // ANCHOR: fetch
@@ -49,7 +49,7 @@ struct Fetch {
     /// How much of `request` the kernel has taken so far (a write may take only part of it).
     sent: usize,
     response: Vec<u8>,
-    /// Where the outcome goes (seed 003 printed it and did `n_jobs -= 1`).
+    /// Where the outcome goes (the 500 Lines crawler printed it and did `n_jobs -= 1`).
     on_done: Box<dyn FnOnce(Outcome)>,
 }
 // ANCHOR_END: fetch
@@ -89,7 +89,7 @@ type Step = fn(&mut EventLoop, Fetch);
 // ANCHOR: wait
 /// Parks `fetch` until its socket is ready, then runs `step` with it.
 ///
-/// The seed wrote `selector.register(fd, EVENT_READ, callback)` with a new closure for each
+/// The 500 Lines crawler wrote `selector.register(fd, EVENT_READ, callback)` with a new closure for each
 /// step; so do we. Registering in the direction the running callback was registered for
 /// *replaces* it, so a step can wait again for the same readiness (partial write, WouldBlock).
 fn wait(lp: &mut EventLoop, fetch: Fetch, readiness: Wait, step: Step) {
@@ -117,7 +117,7 @@ fn wait(lp: &mut EventLoop, fetch: Fetch, readiness: Wait, step: Step) {
 
 // ANCHOR: get
 /// Starts `GET path` on `addr` and returns at once; `on_done` receives the outcome later,
-/// from inside [`EventLoop::run`]. This is seed 003's `get(path)`.
+/// from inside [`EventLoop::run`]. This is the 500 Lines crawler's `get(path)`.
 pub fn get(lp: &mut EventLoop, addr: SocketAddr, path: &str, on_done: impl FnOnce(Outcome) + 'static) {
     let stream = match connect_nonblocking(addr) {
         Ok(stream) => stream,
@@ -229,7 +229,7 @@ pub fn crawl_on(
         let (finished, name) = (finished.clone(), path.clone());
         get(lp, addr, path, move |outcome| finished.borrow_mut().push((name, outcome)));
     }
-    // Seed 003: `while n_jobs: select()`. Here run() loops while any callback is registered,
+    // The 500 Lines crawler: `while n_jobs: select()`. Here run() loops while any callback is registered,
     // and every unfinished request has one.
     lp.run()?;
     let mut results = std::mem::take(&mut *finished.borrow_mut());

@@ -1,9 +1,9 @@
 //! The callback echo server: many clients on one thread, with back-pressure.
 //!
-//! Seed 000's `selectors` echo server reads what a client sent and calls `conn.send(data)`
+//! The echo server in the documentation of Python's `selectors` module reads what a client sent and calls `conn.send(data)`
 //! with the comment "Hope it won't block". On a non-blocking socket it does not block: when
 //! the client is not reading and the kernel's send buffer is full, `send` takes *part* of the
-//! data (or none, `EAGAIN`), and the seed drops the rest on the floor. Making the socket
+//! data (or none, `EAGAIN`), and that code drops the rest on the floor. Making the socket
 //! blocking instead would stall the only thread, and every other client with it.
 //!
 //! The fix is a write buffer per connection plus *back-pressure*:

@@ -1,15 +1,15 @@
 //! The callback `EventLoop`: "when this fd is ready, run that function".
 //!
-//! Seed 003's crawler hands `selector.register` a callback as the `data` of each socket and then
+//! The 500 Lines crawler hands `selector.register` a callback as the `data` of each socket and then
 //! loops `while n_jobs: for key, mask in selector.select(): key.data()`. This module is that loop
 //! with the bookkeeping done once, properly:
 //!
 //! * callbacks are kept *per fd and per direction*: a socket may have a reader callback, a writer
 //!   callback, or both. The [`Selector`] only knows one registration per fd, so the loop asks it
 //!   for the union of what the callbacks want and re-registers whenever that union changes;
-//! * a callback gets `&mut EventLoop`, so it can register the next step of its job (seed 003's
+//! * a callback gets `&mut EventLoop`, so it can register the next step of its job (the 500 Lines crawler's
 //!   `connected` registering `readable`) or unregister itself;
-//! * [`EventLoop::run`] runs while *any* callback is registered. That is seed 003's `n_jobs`,
+//! * [`EventLoop::run`] runs while *any* callback is registered. That is the 500 Lines crawler's `n_jobs`,
 //!   counted for us: in this stage a job that waits for no fd can never be woken again (there
 //!   are no timers yet), so "jobs left" and "callbacks registered" are the same number, and the
 //!   loop cannot get it wrong the way a forgotten `n_jobs -= 1` on an error path does.

@@ -14,7 +14,7 @@
 //!    a writer slot per fd, kept in a `Watched` record).
 //! 3. [`net`]: non-blocking connect and its `SO_ERROR` check, `send` without `SIGPIPE`,
 //!    accepting until `WouldBlock`.
-//! 4. [`crawler`]: seed 003's callback crawler, every request at once on one thread; its
+//! 4. [`crawler`]: the 500 Lines crawler's callbacks, every request at once on one thread; its
 //!    front end is `src/bin/stage2-client.rs`.
 //! 5. The server half: [`buffer`] (`WriteBuffer`, the pending output and the water marks that
 //!    make back-pressure), then [`echo`], the callback echo server that uses it (front end:

@@ -1,6 +1,6 @@
 //! The `Selector`: one call that waits on many sockets at once.
 //!
-//! Seed 003's crawler hands every socket to Python's `selectors.DefaultSelector` and then sits
+//! The 500 Lines crawler hands every socket to Python's `selectors.DefaultSelector` and then sits
 //! in `selector.select()`. This is that object. You *register* a file descriptor with a
 //! [`Token`] (your name for it) and an [`Interest`] (readable, writable or both); [`Selector::select`]
 //! sleeps until at least one registered descriptor is *ready* and reports which, as

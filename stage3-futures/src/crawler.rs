@@ -1,4 +1,4 @@
-//! The crawler of seed 003, second step: every wait is a `Future`.
+//! The 500 Lines crawler, second step: every wait is a `Future`.
 //!
 //! The steps of one GET are the same as in stage 2 (connect, send, read until EOF, parse), and
 //! they are still separate functions: the state of a request (its socket, how much of the

@@ -1,6 +1,6 @@
 //! An echo server on the future loop, with a bounded write buffer.
 //!
-//! Seed 000's selector echo server does `conn.send(data)  # Hope it won't block`. On a
+//! The echo server in Python's `selectors` documentation does `conn.send(data)  # Hope it won't block`. On a
 //! non-blocking socket the send does not block: it writes *part* of the data (or nothing) when
 //! the peer reads slowly, and the rest is silently lost. The fix is a write buffer per
 //! connection: what was read but not yet written waits there, and the loop waits for

@@ -11,7 +11,7 @@
 //! 2. run the callbacks that were in the ready queue at that point, in order.
 //!
 //! The loop is a cloneable handle (`Rc` inside), so callbacks can capture it and wait for the
-//! next socket themselves, exactly like the seed's module-level `selector`.
+//! next socket themselves, exactly like the 500 Lines crawler's module-level `selector`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -122,7 +122,7 @@ impl EventLoop {
     /// A future that resolves once `fd` is readable (data, EOF or an error is waiting).
     ///
     /// The fd is registered now and deregistered when the future is resolved or cancelled:
-    /// every wait is one-shot, as in the seed (`register` ... `unregister`). If registering
+    /// every wait is one-shot, as in the 500 Lines crawler (`register` ... `unregister`). If registering
     /// fails, or somebody already waits to read this fd, the future is returned *failed*: errors
     /// travel through futures like results do.
     pub fn wait_readable(&self, fd: RawFd) -> Future<()> {

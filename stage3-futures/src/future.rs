@@ -3,7 +3,7 @@
 //! This is **not** `std::future::Future`. Nothing ever *polls* this one: it sits passively until
 //! somebody *pushes* a result into it with [`Future::set_result`] (or an error with
 //! [`Future::set_exception`]), and then it schedules the callbacks that were waiting for it. It is
-//! the object Python's `asyncio.Future` is, and the one seed 003 introduces to replace the
+//! the object Python's `asyncio.Future` is, and the one the 500 Lines crawler introduces to replace the
 //! callbacks that stage 2 stored in the selector: the selector now stores a *future*, and whoever
 //! cares about the socket attaches a callback to that future.
 //!

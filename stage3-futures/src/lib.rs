@@ -13,7 +13,7 @@
 //!    `add_done_callback`, `cancel`, `result`.
 //! 2. [`event_loop`]: the `EventLoop`: stage 2's `Selector` (its `Direction` and
 //!    `Interest::of_waiters` included) plus a ready queue; one-shot fd waits that return futures.
-//! 3. [`crawler`]: the seed's crawler, its steps now chained through futures; front end:
+//! 3. [`crawler`]: the 500 Lines crawler, its steps now chained through futures; front end:
 //!    `src/bin/stage3-client.rs`.
 //! 4. The server half: [`echo`], an echo server whose connection waits on two futures at once,
 //!    with stage 2's bounded `WriteBuffer` (front end: `src/bin/stage3-echo.rs`).

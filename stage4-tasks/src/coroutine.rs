@@ -2,7 +2,7 @@
 //!
 //! A Python generator is a function that can `yield`: it hands a value to whoever drives it,
 //! its local variables stay alive, and `gen.send(x)` resumes it right after the `yield` with
-//! `x` as the value of the `yield` expression. Seed 003's crawler yields a future at every
+//! `x` as the value of the `yield` expression. The 500 Lines crawler yields a future at every
 //! wait, and a `Task` resumes it when that future is done.
 //!
 //! Rust (stable) has no generators we could use, so we write what a generator *is* by hand: a

@@ -1,5 +1,5 @@
 //! The echo server as coroutines: an accept loop that spawns one handler task per client
-//! (seed 001's `echo_server` and `client_handler`, each a `Task` here).
+//! (Python Cookbook recipe 12.12's `echo_server` and `client_handler`, each a `Task` here).
 
 use std::cell::RefCell;
 use std::io::{self, Read};
@@ -197,7 +197,7 @@ impl Coroutine for EchoHandler {
 // ANCHOR_END: handler_resume
 
 // ANCHOR: accept_loop
-/// Accepts clients forever, spawning an [`EchoHandler`] task for each (seed 001's
+/// Accepts clients forever, spawning an [`EchoHandler`] task for each (Python Cookbook recipe 12.12's
 /// `echo_server`: `client, addr = yield sock.accept(); scheduler.submit_task(...)`).
 pub struct AcceptLoop {
     scheduler: Scheduler,

@@ -1,6 +1,6 @@
 //! Recursive Fibonacci as coroutines: what `yield from` (and `.await`) is for.
 //!
-//! Seed 000 shows this Python and says you will rack your brains to make it run:
+//! This is the classic Python puzzle of generator-based coroutines: make this run.
 //!
 //! ```text
 //! def fibonacci(n):            # a generator

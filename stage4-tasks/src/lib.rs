@@ -20,7 +20,7 @@
 //!
 //! ## Going further
 //!
-//! [`fib`] and `src/bin/stage4-fib.rs`: seed 000's recursive Fibonacci, coroutines delegating
+//! [`fib`] and `src/bin/stage4-fib.rs`: the classic recursive Fibonacci, coroutines delegating
 //! to sub-coroutines all the way down: one task, stepped once per leaf (121,394 steps for
 //! fib(25)), without a single socket.
 //!

@@ -1,6 +1,6 @@
-//! The `Scheduler`: spawns tasks and runs the loop until every task is done (seed 001).
+//! The `Scheduler`: spawns tasks and runs the loop until every task is done (Python Cookbook recipe 12.12).
 //!
-//! Seed 001's scheduler has a ready queue of tasks and a `select()` over the sockets they
+//! Python Cookbook recipe 12.12's scheduler has a ready queue of tasks and a `select()` over the sockets they
 //! wait on. Ours has the same two parts, taken from stage 3: the ready queue is the
 //! [`EventLoop`]'s `call_soon` queue (a task step is one entry in it), and the selector is the
 //! loop's stage 2 `Selector`, which resolves the futures tasks are parked on. What the
@@ -128,7 +128,7 @@ impl Scheduler {
 
     // ANCHOR: yield_now
     /// A future that is already done. Yielding it gives the other tasks a turn: the task's
-    /// next step goes to the back of the ready queue (seed 000: `call_soon(self.step)`).
+    /// next step goes to the back of the ready queue (asyncio's `Task` does `call_soon(self.__step)`).
     pub fn yield_now(&self) -> Future<()> {
         let future = self.inner.lp.create_future("yield_now");
         let _ = future.set_result(());

@@ -1,4 +1,4 @@
-//! `Task`: the object that drives one coroutine (seed 003's `Task`, seed 000's `Task.step`).
+//! `Task`: the object that drives one coroutine (the 500 Lines crawler's `Task` and its `step`).
 //!
 //! A coroutine cannot run itself: something must call `resume`, and call it again when the
 //! future it yielded is done. A task does exactly that, and nothing else:

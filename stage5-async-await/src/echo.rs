@@ -65,7 +65,7 @@ pub async fn echo_client(stream: TcpStream, stats: &EchoStats) -> io::Result<u64
 // ANCHOR_END: echo_client
 
 // ANCHOR: echo_protocol
-/// Echo as callbacks (seed 004's `EchoProtocol`): no loop, no await, no buffer management.
+/// Echo as callbacks (the `EchoServerProtocol` of asyncio's documentation): no loop, no await, no buffer management.
 /// The transport buffers what `write` is given and stops reading while too much waits.
 pub struct EchoProtocol {
     transport: Option<Transport>,

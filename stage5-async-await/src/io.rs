@@ -32,7 +32,7 @@ pub async fn write<W: AsyncWrite + ?Sized>(w: &W, buf: &[u8]) -> io::Result<usiz
 }
 
 // ANCHOR: write_all
-/// Writes all of `buf`, however many partial writes it takes (the seeds' `send(data)  # Hope
+/// Writes all of `buf`, however many partial writes it takes (the `selectors` docs' `send(data)  # Hope
 /// it won't block` bug, fixed: a short write is remembered and continued, not lost).
 pub async fn write_all<W: AsyncWrite + ?Sized>(w: &W, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {

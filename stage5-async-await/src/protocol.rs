@@ -1,4 +1,4 @@
-//! asyncio's protocols and transports (seed 004), served on top of async/await.
+//! asyncio's protocols and transports (`asyncio.Protocol`, `asyncio.Transport`), served on top of async/await.
 //!
 //! A [`Protocol`] is the callback style of stage 2 dressed up: the loop calls
 //! `connection_made`, then `data_received` for each chunk, `eof_received` when the peer shuts

@@ -1,5 +1,5 @@
 //! The demo application served by `stage6-server`: a page about the workshop at `/` that links
-//! the other routes, the seed's sanic example, and one route per piece of the server
+//! the other routes, sanic's hello example, and one route per piece of the server
 //! (parameters, queries, bodies, streaming, timers, static files). `tests/demo.rs` drives this
 //! same router over real sockets, and with `curl`.
 
@@ -54,10 +54,10 @@ pub fn demo_router(root: Option<StaticRoot>) -> Router {
         })
         // The benchmark route: the same bytes as the reference peers.
         .get("/hello", hello)
-        // The seed's sanic example: @app.route('/') async def test(request): return json(...)
+        // sanic's hello example: @app.route('/') async def test(request): return json(...)
         .get("/json", |_| async {
             Response::json(json::object(|o| {
-                o.str("hello", "ahui");
+                o.str("hello", "world");
             }))
         })
         .get("/users/:id", user)
@@ -217,7 +217,7 @@ that runtime, one thread per worker.</p>
 <ul>
 <li><a href="/hello">/hello</a>: <code>Hello, World!</code> as plain text, byte for byte what
 the benchmark's reference servers answer.</li>
-<li><a href="/json">/json</a>: the seed's sanic example, <code>{{"hello":"ahui"}}</code>.</li>
+<li><a href="/json">/json</a>: sanic's hello example, <code>{{"hello":"world"}}</code>.</li>
 <li><a href="/users/42">/users/42</a>: the route <code>/users/:id</code>; the parameter comes
 back decoded, in JSON.</li>
 <li><a href="/search?q=async+rust&amp;limit=3">/search?q=async+rust&amp;limit=3</a>: the

@@ -1,4 +1,4 @@
-//! A small JSON writer: enough to answer `{"hello": "ahui"}` the way the seed's sanic example
+//! A small JSON writer: enough to answer `{"hello": "world"}` the way sanic's hello example
 //! does, with escaping done right.
 //!
 //! Values are written straight into a `String` while closures describe the nesting, so the
@@ -6,11 +6,11 @@
 //!
 //! ```
 //! let body = stage6_http::json::object(|o| {
-//!     o.str("hello", "ahui").int("n", 3).array("xs", |a| {
+//!     o.str("hello", "world").int("n", 3).array("xs", |a| {
 //!         a.bool(true).null();
 //!     });
 //! });
-//! assert_eq!(body, r#"{"hello":"ahui","n":3,"xs":[true,null]}"#);
+//! assert_eq!(body, r#"{"hello":"world","n":3,"xs":[true,null]}"#);
 //! ```
 //!
 //! Decisions: non-finite numbers (NaN, infinities) are written as `null`, as JavaScript's
@@ -236,9 +236,9 @@ mod tests {
     fn the_seed_example() {
         assert_eq!(
             object(|o| {
-                o.str("hello", "ahui");
+                o.str("hello", "world");
             }),
-            r#"{"hello":"ahui"}"#
+            r#"{"hello":"world"}"#
         );
     }
 

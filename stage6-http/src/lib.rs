@@ -1,7 +1,7 @@
 //! # Stage 6: an HTTP/1.1 server on our own runtime
 //!
-//! The seed's last stop is sanic: a Flask-like framework where `async def handler(request)`
-//! returns `json({'hello': 'ahui'})`. This crate builds the same thing from the bytes up, on
+//! asyncio's ecosystem reaches HTTP in frameworks like sanic, a Flask-like framework where `async def handler(request)`
+//! returns `json({'hello': 'world'})`. This crate builds the same thing from the bytes up, on
 //! the stage 5 runtime. What it teaches: a protocol is a state machine over bytes that arrive
 //! in pieces of any size; the parser, the router and the response writer need no runtime at
 //! all (each can be read and tested on its own); and the server is one small task per
@@ -37,7 +37,7 @@
 //! ```
 //! use stage6_http::{Parsed, Parser};
 //!
-//! let bytes = b"GET /hello?name=ahui HTTP/1.1\r\nHost: example.com\r\n\r\n";
+//! let bytes = b"GET /hello?name=world HTTP/1.1\r\nHost: example.com\r\n\r\n";
 //! let Ok(Parsed::Complete { request, consumed }) = Parser::default().parse(bytes) else {
 //!     panic!("a whole request was given");
 //! };

@@ -23,7 +23,7 @@ fn curl_reuses_one_connection_for_two_requests() {
     let (json, user) = (format!("{base}/json"), format!("{base}/users/3"));
     let Some(out) = curl(&["--verbose", "--http1.1", &json, &user], b"") else { return };
     let body = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(body, r#"{"hello":"ahui"}{"id":"3","name":"user 3"}"#);
+    assert_eq!(body, r#"{"hello":"world"}{"id":"3","name":"user 3"}"#);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("Re-using existing connection") || log.contains("Reusing existing"), "{log}");
 }

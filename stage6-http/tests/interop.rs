@@ -64,7 +64,7 @@ fn curl_get_post_head_and_keep_alive() {
     else {
         return;
     };
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!|1\n{\"hello\":\"ahui\"}|0\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!|1\n{\"hello\":\"world\"}|0\n");
 
     // POST with a body: /echo sends it back with its content type.
     let Some(out) = curl(&[

@@ -156,7 +156,7 @@ fn the_seed_json_example() {
     let server = demo();
     let resp = Client::connect(&server).get("/json");
     assert_eq!(resp.header("content-type"), Some("application/json"));
-    assert_eq!(resp.text(), r#"{"hello":"ahui"}"#);
+    assert_eq!(resp.text(), r#"{"hello":"world"}"#);
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn pipelined_requests_are_answered_in_order() {
           POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /users/2 HTTP/1.1\r\nHost: t\r\n\r\n",
     );
     assert!(client.response().text().contains(r#""id":"1""#));
-    assert_eq!(client.response().text(), r#"{"hello":"ahui"}"#);
+    assert_eq!(client.response().text(), r#"{"hello":"world"}"#);
     assert_eq!(client.response().text(), "abc");
     assert!(client.response().text().contains(r#""id":"2""#));
 }
@@ -312,7 +312,7 @@ fn head_has_length_but_no_body() {
     let resp = client.response_to(true);
     assert_eq!(resp.header("content-length"), Some("13"));
     // If body bytes had been sent, they would be read as the next response's start.
-    assert_eq!(client.get("/json").text(), r#"{"hello":"ahui"}"#);
+    assert_eq!(client.get("/json").text(), r#"{"hello":"world"}"#);
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn http10_closes_unless_asked_to_keep_alive() {
     client.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_eq!(client.response().header("connection"), Some("keep-alive"));
     client.send(b"GET /json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    assert_eq!(client.response().text(), r#"{"hello":"ahui"}"#);
+    assert_eq!(client.response().text(), r#"{"hello":"world"}"#);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `stage5-protocol`: the echo server written as an asyncio-style Protocol (seed 004):
+//! `stage5-protocol`: the echo server written as an asyncio-style Protocol (`asyncio.Protocol`):
 //! callbacks `connection_made`, `data_received`, `eof_received`, `connection_lost`, served by
 //! one task per connection underneath (the protocol is `stage5_async_await::echo::EchoProtocol`).
 //! Try `nc 127.0.0.1 7006`; `TRACE=1` shows the connections and the loop's decisions.

@@ -1,4 +1,4 @@
-//! `stage5-sleep`: seed 002's demo. Three workers sleep 1, 2 and 3 units; run one after
+//! `stage5-sleep`: the classic asyncio demo. Three workers sleep 1, 2 and 3 units; run one after
 //! another they would take 6 units, run as tasks on one loop they take about 3.
 //!
 //! `TRACE=1` shows the loop at work: three timers armed, the loop asleep in the selector
@@ -30,7 +30,7 @@ async fn do_some_work(units: u32, unit: Duration) {
 fn main() {
     let args = cli::Cli::new(
         "stage5-sleep",
-        "Seed 002's demo: workers sleeping 1, 2, 3 units finish in ~3 units, not 6.",
+        "The classic asyncio demo: workers sleeping 1, 2, 3 units finish in ~3 units, not 6.",
     )
     .option("--unit-ms", "MS", "length of one unit in ms (default 1000)")
     .parse();

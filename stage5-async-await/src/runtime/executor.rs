@@ -9,7 +9,7 @@
 //! the remote queue for wakes from other threads (`remote.rs`). Everything here depends on
 //! those files; none of them depends on this one.
 //!
-//! Seed 002 traced asyncio's `run_until_complete -> run_forever -> _run_once`. Our
+//! asyncio's `base_events.py` runs `run_until_complete -> run_forever -> _run_once`. Our
 //! [`Runtime::block_on`] is `run_until_complete`, and `Core::run_once` follows `_run_once`
 //! step by step: compute the selector timeout from the ready queue and the timer heap,
 //! select, move due timers to ready, then run what was ready when the iteration began.
