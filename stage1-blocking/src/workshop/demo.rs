@@ -275,7 +275,10 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
     // Errors here are the client's business (it went away, it stalled): nothing to report,
     // and certainly nothing to panic about. The connection is simply closed.
     let _ = answer(&mut stream, shared);
+    // Counted as done before the client can see the connection end, like `requests_served`:
+    // a client that has read to EOF can rely on the count no longer including it.
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    close_politely(&mut stream);
 }
 
 // ANCHOR: answer
@@ -323,7 +326,8 @@ fn error_body(e: &ParseError) -> Vec<u8> {
 }
 
 // ANCHOR: respond
-/// Sends a whole response (trickled if configured), counts it, then closes politely.
+/// Sends a whole response (trickled if configured) and counts it; the caller then closes
+/// politely.
 fn respond(
     stream: &mut TcpStream,
     shared: &Shared,
@@ -347,7 +351,6 @@ fn respond(
     // Counted before the client can see the end of the response: a client that has read
     // to EOF can rely on `requests_served` including its request.
     shared.served.fetch_add(1, Ordering::SeqCst);
-    close_politely(stream);
     Ok(())
 }
 // ANCHOR_END: respond
