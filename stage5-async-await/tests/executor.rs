@@ -479,3 +479,31 @@ fn iteration_time_is_read_once_per_iteration() {
         assert_eq!(stage5_async_await::iteration_time(), stage5_async_await::iteration_time());
     });
 }
+
+#[test]
+fn duration_max_means_never_for_sleep_timeout_call_later_and_interval() {
+    run(async {
+        // A sleep for ever loses against any finite timeout...
+        assert_eq!(timeout(Duration::from_millis(1), sleep(Duration::MAX)).await, Err(Elapsed));
+        // ...and a timeout of for ever lets any future finish.
+        assert_eq!(timeout(Duration::MAX, async { 7 }).await, Ok(7));
+        assert_eq!(timeout(Duration::MAX, sleep(Duration::from_millis(1))).await, Ok(()));
+        // Its deadline is later than any a program would compute.
+        let century = Duration::from_secs(100 * 365 * 24 * 3600);
+        assert!(sleep(Duration::MAX).deadline() > Instant::now() + century / 2);
+        // A callback for ever never runs; cancelling it is fine.
+        let ran = Rc::new(Cell::new(false));
+        let handle = call_later(Duration::MAX, {
+            let ran = ran.clone();
+            move || ran.set(true)
+        });
+        sleep(Duration::from_millis(1)).await;
+        yield_now().await;
+        assert!(!ran.get(), "a call_later(Duration::MAX) callback ran");
+        handle.cancel();
+        // An interval of for ever ticks once, at once, then never again.
+        let mut forever = interval(Duration::MAX);
+        forever.tick().await;
+        assert_eq!(timeout(Duration::from_millis(1), forever.tick()).await, Err(Elapsed));
+    });
+}

@@ -252,9 +252,10 @@ impl Core {
             self.timers.borrow_mut().next_deadline().map(|deadline| {
                 let left = deadline.saturating_duration_since(Instant::now());
                 // Round up to the selector's millisecond resolution so we never wake a
-                // hair early and spin until the deadline.
-                let ms = left.as_nanos().div_ceil(1_000_000) as u64;
-                Duration::from_millis(ms)
+                // hair early and spin until the deadline (a deadline centuries away is
+                // capped, not truncated: we just wake up then and look again).
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
             })
         };
 
