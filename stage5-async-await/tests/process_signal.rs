@@ -146,3 +146,34 @@ fn a_protocol_echoes_and_sees_every_callback() {
     assert_eq!(reply, 200_000);
     assert_eq!(*log.borrow(), ["made", "eof", "lost None"]);
 }
+
+#[test]
+fn a_dropped_signal_wait_leaves_no_waker_behind() {
+    // SIGWINCH: no other test of this binary uses it, and it is never raised here, so the only
+    // waits on it are ours.
+    let signum = libc::SIGWINCH;
+    let waiting = || stage5_async_await::signal::waiting(signum);
+    run(async move {
+        // 1,000 tasks each poll a wait once (its waker goes into the process-wide list), then
+        // drop it (the timeout gives up at once).
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                spawn(async move {
+                    let mut signal = Signal::new(signum).unwrap();
+                    assert!(timeout(Duration::ZERO, signal.recv()).await.is_err());
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(waiting(), 0, "dropped Signal::recv futures left their wakers in the list");
+        // A live wait is listed; aborting its task drops it and takes it off the list.
+        let waiter = spawn(async move { Signal::new(signum).unwrap().recv().await });
+        stage5_async_await::yield_now().await;
+        assert_eq!(waiting(), 1, "the live wait is listed");
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert_eq!(waiting(), 0, "an aborted task's Signal::recv left its waker in the list");
+    });
+}
