@@ -507,3 +507,43 @@ fn duration_max_means_never_for_sleep_timeout_call_later_and_interval() {
         assert_eq!(timeout(Duration::from_millis(1), forever.tick()).await, Err(Elapsed));
     });
 }
+
+/// A value whose destructor panics, as a buggy guard in user code might.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("a destructor panicked");
+    }
+}
+
+/// A task that holds a [`PanicsWhenDropped`] across an `.await` that never completes.
+async fn holds_a_panicking_guard() {
+    let _guard = PanicsWhenDropped;
+    std::future::pending::<()>().await;
+}
+
+#[test]
+fn a_destructor_that_panics_in_an_aborted_task_is_reported_through_its_join_handle() {
+    let runtime = Runtime::new().unwrap();
+    let after = runtime.block_on(async {
+        let task = spawn(holds_a_panicking_guard());
+        yield_now().await; // the task runs once: it now holds the guard
+        task.abort();
+        let err = timeout(GUARD, task).await.expect("the aborted task never finished").unwrap_err();
+        assert!(err.is_panic(), "{err:?}");
+        assert!(!err.is_cancelled(), "{err:?}");
+        assert_eq!(err.panic_message(), Some("a destructor panicked"));
+        assert!(err.to_string().contains("while its future was being dropped"), "{err}");
+        // The loop goes on.
+        spawn(async { "still running" }).await.unwrap()
+    });
+    assert_eq!(after, "still running");
+    // Dropping the runtime cancels the tasks still pending: a panicking destructor there must
+    // not escape `Runtime::drop` either.
+    runtime.block_on(async {
+        spawn(holds_a_panicking_guard());
+        yield_now().await;
+    });
+    drop(runtime);
+}
