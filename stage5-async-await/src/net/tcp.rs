@@ -59,7 +59,8 @@ impl TcpListener {
     /// heap and retry; connections are accepted again as soon as fds are freed.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            let accepted = poll_fn(|cx| self.listener.poll_io(cx, Direction::Read, |l| l.accept())).await;
+            // Several tasks may accept on one listener: each waits under its own id.
+            let accepted = self.listener.io(Direction::Read, |l| l.accept()).await;
             match accepted {
                 Ok((stream, peer)) => {
                     trace!("accepted fd {} from {peer}", stream.as_raw_fd());

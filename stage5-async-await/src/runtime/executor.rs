@@ -371,3 +371,10 @@ pub async fn yield_now() {
 pub fn registered_fds() -> Vec<RawFd> {
     current().reactor.fds()
 }
+
+/// How many wakers wait on `fd` in the current runtime's reactor, reads and writes together.
+/// For tests and the curious: a waiting I/O future that is dropped takes its waker out, so
+/// this goes back to 0 once nobody waits. Panics outside `block_on`.
+pub fn waiters_on(fd: RawFd) -> usize {
+    current().reactor.waiters_on(fd)
+}
