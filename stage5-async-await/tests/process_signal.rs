@@ -177,3 +177,67 @@ fn a_dropped_signal_wait_leaves_no_waker_behind() {
         assert_eq!(waiting(), 0, "an aborted task's Signal::recv left its waker in the list");
     });
 }
+
+/// Waits (yielding to the loop, never sleeping) until process `pid` is gone from `/proc`: a
+/// zombie keeps its entry until its parent reaps it with `waitpid`.
+#[cfg(target_os = "linux")] // reads /proc, which only Linux has among the systems we build on
+async fn until_reaped(pid: u32, what: &str) {
+    let path = format!("/proc/{pid}");
+    let gone = timeout(GUARD, async {
+        while std::path::Path::new(&path).exists() {
+            stage5_async_await::yield_now().await;
+        }
+    })
+    .await;
+    gone.unwrap_or_else(|_| {
+        panic!("{what}: process {pid} still in /proc after {GUARD:?}: never reaped (a zombie)")
+    });
+}
+
+#[test]
+#[cfg(target_os = "linux")] // see until_reaped
+fn a_dropped_child_is_reaped_in_the_background() {
+    run(async {
+        // The child waits for a line on stdin: dropping the Child closes stdin, so it exits
+        // *after* the drop, while nobody waits for it any more.
+        let mut command = Command::new("sh");
+        command.arg("-c").arg("read line").stdin(std::process::Stdio::piped());
+        let child = process::spawn(&mut command).unwrap();
+        let pid = child.id();
+        drop(child);
+        until_reaped(pid, "a dropped child").await;
+    });
+}
+
+#[test]
+#[cfg(target_os = "linux")] // see until_reaped
+fn kill_on_drop_stops_the_child_of_an_aborted_wait() {
+    run(async {
+        let pid = Rc::new(std::cell::Cell::new(0));
+        let waiter = spawn({
+            let pid = pid.clone();
+            async move {
+                let mut child = process::spawn(Command::new("sleep").arg("1000")).unwrap().kill_on_drop(true);
+                pid.set(child.id());
+                child.wait().await
+            }
+        });
+        stage5_async_await::yield_now().await; // the task spawned the child and waits for it
+        assert_ne!(pid.get(), 0);
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        until_reaped(pid.get(), "the child of an aborted wait, with kill_on_drop").await;
+    });
+}
+
+#[test]
+#[cfg(target_os = "linux")] // see until_reaped
+fn a_child_dropped_outside_any_runtime_is_reaped_too() {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg("read line").stdin(std::process::Stdio::piped());
+    // Spawned inside a runtime, dropped after it is gone: a thread reaps it.
+    let child = run(async { process::spawn(&mut command).unwrap() });
+    let pid = child.id();
+    drop(child);
+    run(until_reaped(pid, "a child dropped outside any runtime"));
+}

@@ -106,7 +106,8 @@ pub(crate) fn current() -> Rc<Core> {
     try_current().expect("no stage5 runtime on this thread: call this inside Runtime::block_on")
 }
 
-fn try_current() -> Option<Rc<Core>> {
+/// The current thread's runtime, if `block_on` (or the runtime's `Drop`) is running here.
+pub(crate) fn try_current() -> Option<Rc<Core>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
