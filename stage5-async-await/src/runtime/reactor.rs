@@ -100,17 +100,23 @@ pub(crate) const ANONYMOUS: u64 = 0;
 
 impl Waiters {
     /// Leaves `waker` for `id`: the same waiter polled again refreshes its entry; anyone
-    /// else is added.
+    /// else is added. Inlined, with the rare cases in `park_more`: parking the one waiter of a
+    /// direction is on every request's path.
+    #[inline]
     fn park(&mut self, id: u64, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(Waiter { id, waker: waker.clone() }),
+            Some(first) if first.id == id && first.waker.will_wake(waker) => {}
+            Some(_) => self.park_more(id, waker),
+        }
+    }
+
+    /// `park` when `first` is someone else's, or ours with another waker.
+    fn park_more(&mut self, id: u64, waker: &Waker) {
         let same = |w: &Waiter| w.id == id && (id != ANONYMOUS || w.waker.will_wake(waker));
-        let Some(first) = &mut self.first else {
-            self.first = Some(Waiter { id, waker: waker.clone() });
-            return;
-        };
-        let found = if same(first) { Some(first) } else { self.rest.iter_mut().find(|w| same(w)) };
-        match found {
-            Some(w) if !w.waker.will_wake(waker) => w.waker = waker.clone(),
-            Some(_) => {}
+        let first = self.first.iter_mut();
+        match first.chain(self.rest.iter_mut()).find(|w| same(w)) {
+            Some(w) => w.waker = waker.clone(),
             None => self.rest.push(Waiter { id, waker: waker.clone() }),
         }
     }
@@ -141,15 +147,25 @@ impl Source {
     }
 
     /// Wakes everyone who waits on `dir`. The wakers are taken out first, so the `RefCell` is
-    /// no longer borrowed when `wake` runs (a waker may do anything).
+    /// no longer borrowed when `wake` runs (a waker may do anything). Inlined into `turn`, with
+    /// the rare second waiter and beyond in `wake_rest`.
+    #[inline]
     fn wake(&self, dir: Direction) {
-        let (first, rest) = {
+        let (first, more) = {
             let mut waiters = self.waiters(dir).borrow_mut();
-            (waiters.first.take(), std::mem::take(&mut waiters.rest))
+            (waiters.first.take(), !waiters.rest.is_empty())
         };
+        if more {
+            self.wake_rest(dir);
+        }
         if let Some(w) = first {
             w.waker.wake();
         }
+    }
+
+    /// The waiters of `dir` beyond the first.
+    fn wake_rest(&self, dir: Direction) {
+        let rest = std::mem::take(&mut self.waiters(dir).borrow_mut().rest);
         for w in rest {
             w.waker.wake();
         }
@@ -302,6 +318,7 @@ impl Reactor {
     // ANCHOR: poll_ready
     /// Ready if `dir` is believed ready; otherwise parks the task's waker for `dir` under
     /// `id` (and, on poll(2), makes sure the selector watches that direction).
+    #[inline] // every read and write asks: mostly one bit test, cheaper than the call
     pub(crate) fn poll_ready(
         &self,
         source: &Source,

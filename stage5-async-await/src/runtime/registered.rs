@@ -84,7 +84,9 @@ impl<T: AsRawFd> Registered<T> {
         self.poll_io_as(cx, dir, ANONYMOUS, op)
     }
 
-    /// [`Registered::poll_io`] for the waiter `id` (see [`Registered::io`]).
+    /// [`Registered::poll_io`] for the waiter `id` (see [`Registered::io`]). Inlined into
+    /// each `poll_read`/`poll_write`, as `poll_io` was before it took an id.
+    #[inline]
     fn poll_io_as<R>(
         &self,
         cx: &mut Context<'_>,

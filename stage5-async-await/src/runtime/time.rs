@@ -25,6 +25,7 @@ pub struct Sleep {
 impl Sleep {
     /// When this sleep completes. A sleep that never does (`sleep(Duration::MAX)`) says a
     /// century after the program first asked: later than any deadline it computes for real.
+    #[inline] // a field load for callers in other crates (stage 6 asks once per request)
     pub fn deadline(&self) -> Instant {
         self.deadline.unwrap_or_else(far_future)
     }
@@ -95,6 +96,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// What [`Sleep::deadline`] says for a sleep that never ends: a century after the first time
 /// it is asked, the same instant for the whole process (so comparisons stay consistent).
+#[cold]
 fn far_future() -> Instant {
     static FAR: OnceLock<Instant> = OnceLock::new();
     *FAR.get_or_init(|| {
