@@ -241,3 +241,43 @@ fn a_child_dropped_outside_any_runtime_is_reaped_too() {
     drop(child);
     run(until_reaped(pid, "a child dropped outside any runtime"));
 }
+
+/// An echo protocol that lends its transport out, so the test can look at its buffer.
+struct SharedEcho(Rc<RefCell<Option<Transport>>>);
+
+impl Protocol for SharedEcho {
+    fn connection_made(&mut self, transport: Transport) {
+        *self.0.borrow_mut() = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(t) = &*self.0.borrow() {
+            t.write(data);
+        }
+    }
+}
+
+#[test]
+fn an_idle_protocol_connection_holds_no_buffer() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let transport = Rc::new(RefCell::new(None));
+        let server = spawn({
+            let transport = transport.clone();
+            async move {
+                let (stream, _) = listener.accept().await.unwrap();
+                protocol::serve_connection(stream, SharedEcho(transport)).await;
+            }
+        });
+        let client = TcpStream::connect(addr).await.unwrap();
+        let payload = stage1_blocking::workshop::testkit::payload(2, 10_000);
+        client.write_all(&payload).await.unwrap();
+        let mut echo = vec![0u8; payload.len()];
+        timeout(GUARD, client.read_exact(&mut echo)).await.expect("no echo: a wake was lost").unwrap();
+        assert_eq!(echo, payload);
+        // Everything was echoed and the server waits for more: its transport holds nothing.
+        let capacity = transport.borrow().as_ref().map(Transport::buffer_capacity);
+        assert_eq!(capacity, Some(0), "an idle connection keeps its outgoing buffer allocated");
+        server.abort();
+    });
+}

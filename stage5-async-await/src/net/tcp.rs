@@ -176,6 +176,25 @@ impl TcpStream {
         }
     }
 
+    /// Non-blocking write attempt, the twin of [`TcpStream::try_read`]: `WouldBlock` without a
+    /// syscall if the reactor knows the socket is full; otherwise one `send`, and `WouldBlock`
+    /// clears the readiness bit.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if !self.stream.is_ready(Direction::Write) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        loop {
+            match send_nosignal(self.stream.get_ref(), buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stream.clear_readiness(Direction::Write);
+                    return Err(e);
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Shuts down one or both directions (`Shutdown::Write` sends FIN: the peer reads EOF).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.stream.get_ref().shutdown(how)

@@ -112,6 +112,11 @@ impl<T: AsRawFd> Registered<T> {
         self.source.mark_ready(dir);
     }
 
+    /// Forgets that `dir` was ready: a syscall just said `WouldBlock`.
+    pub(crate) fn clear_readiness(&self, dir: Direction) {
+        self.source.clear_readiness(dir);
+    }
+
     /// Is `dir` believed ready? (No syscall.)
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
         self.source.is_ready(dir)
