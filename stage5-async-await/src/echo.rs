@@ -10,12 +10,13 @@ use std::sync::Arc;
 use stage2_select_callbacks::echo::EchoStats;
 use stage2_select_callbacks::trace;
 
+use crate::io::with_scratch;
 use crate::net::{TcpListener, TcpStream};
 use crate::protocol::{Protocol, Transport};
 
 /// Bytes read (and then written back) at a time by [`echo_client`]: no connection ever
 /// holds more than this many bytes of its client's.
-pub const CHUNK: usize = 16 * 1024;
+pub const CHUNK: usize = crate::io::SCRATCH_LEN;
 
 // ANCHOR: accept_loop
 /// Accepts forever, spawning one [`echo_client`] task per connection. Returns only if
@@ -39,28 +40,44 @@ pub async fn serve(listener: TcpListener, stats: Arc<EchoStats>) -> io::Result<(
 // ANCHOR_END: accept_loop
 
 // ANCHOR: echo_client
-/// Echoes until the client closes; returns the bytes echoed. The buffer exists only while
-/// bytes are being echoed: an idle connection waits in `readable()` holding nothing but its
-/// socket, which is what keeps 10,000 idle connections cheap. `write_all` finishing before
-/// the next read is the back-pressure: a client that does not read its echo is not read.
+/// Echoes until the client closes; returns the bytes echoed. An idle connection waits in
+/// `readable()` holding nothing but its socket, which is what keeps 10,000 idle connections
+/// cheap: bytes are read into the thread's scratch buffer ([`with_scratch`]) and written back
+/// from it at once, and only what the socket will not take right now is copied into a buffer
+/// of this task's own, kept until `write_all` has sent it. That wait is the back-pressure: a
+/// client that does not read its echo is not read.
 pub async fn echo_client(stream: TcpStream, stats: &EchoStats) -> io::Result<u64> {
     let mut echoed = 0;
     loop {
         stream.readable().await;
-        let mut buf = vec![0u8; CHUNK];
-        let n = match stream.try_read(&mut buf) {
-            Ok(0) => return Ok(echoed),
-            Ok(n) => n,
-            // Readiness was stale (spurious wake-up, or an edge already consumed).
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let step = with_scratch(|buf| -> io::Result<Option<(usize, Vec<u8>)>> {
+            let n = match stream.try_read(&mut buf[..CHUNK]) {
+                Ok(n) => n,
+                // Readiness was stale (spurious wake-up, or an edge already consumed).
+                Err(e) if is_retry(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let sent = match stream.try_write(&buf[..n]) {
+                Ok(sent) => sent,
+                Err(e) if is_retry(&e) => 0,
+                Err(e) => return Err(e),
+            };
+            Ok(Some((n, buf[sent..n].to_vec()))) // nothing allocated when all was sent
+        })?;
+        let Some((n, unsent)) = step else { continue };
+        if n == 0 {
+            return Ok(echoed);
+        }
         stats.note_buffered(n);
-        stream.write_all(&buf[..n]).await?;
+        stream.write_all(&unsent).await?;
         stats.count_echoed(n);
         echoed += n as u64;
     }
+}
+
+/// `WouldBlock` or `EINTR`: nothing happened, try again after the next wake-up.
+fn is_retry(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
 }
 // ANCHOR_END: echo_client
 

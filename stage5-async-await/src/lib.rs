@@ -53,7 +53,7 @@
 
 pub mod runtime;
 
-pub use runtime::executor::{Runtime, registered_fds, run, spawn, yield_now};
+pub use runtime::executor::{Runtime, registered_fds, run, spawn, waiters_on, yield_now};
 pub use runtime::loop_api::{Handle, call_at, call_later, call_soon, iteration_time, time};
 pub use runtime::task::{JoinError, JoinHandle};
 pub use runtime::{executor, sys, task, time};

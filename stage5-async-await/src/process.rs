@@ -19,6 +19,7 @@ use stage2_select_callbacks::selector::Direction;
 use stage2_select_callbacks::trace;
 
 use crate::io::{AsyncRead, BufReader};
+use crate::runtime::executor::try_current;
 use crate::runtime::registered::Registered;
 use crate::runtime::sys;
 use crate::signal::{SIGCHLD, Signal};
@@ -55,6 +56,9 @@ enum ExitWatch {
 }
 
 /// A running child. Its stdout/stderr are `Some` until taken.
+///
+/// Dropping a `Child` never leaves a zombie: if the process is still running it is reaped in
+/// the background (see [`Child::kill_on_drop`] to stop it as well).
 pub struct Child {
     /// The child's stdin if you asked for `Stdio::piped()` on the command: a plain blocking
     /// std handle (fine for small writes; dropping it sends EOF to the child).
@@ -63,6 +67,13 @@ pub struct Child {
     pub stdout: Option<PipeReader>,
     /// Captured stderr (always piped by [`spawn`]).
     pub stderr: Option<PipeReader>,
+    /// `None` only while `Drop` runs (it hands the process to a reaper).
+    exit: Option<Exit>,
+    kill_on_drop: bool,
+}
+
+/// The process and how we learn that it exited.
+struct Exit {
     watch: ExitWatch,
     child: std::process::Child,
 }
@@ -83,7 +94,8 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     match adopt(&mut child, fallback) {
         Ok((stdout, stderr, watch)) => {
             trace!("child {} spawned", child.id());
-            Ok(Child { stdin: child.stdin.take(), stdout, stderr, watch, child })
+            let stdin = child.stdin.take();
+            Ok(Child { stdin, stdout, stderr, exit: Some(Exit { watch, child }), kill_on_drop: false })
         }
         Err(e) => {
             // Spawned, but its pipes or its exit cannot be watched (out of fds, say): stop
@@ -114,20 +126,40 @@ fn adopt(
 // ANCHOR_END: spawn
 
 impl Child {
+    /// Whether dropping this `Child` kills the process (SIGKILL) before reaping it, as tokio's
+    /// `Command::kill_on_drop` does. Off by default: a dropped child keeps running, and is
+    /// only reaped once it exits. With it on, a task that awaits [`Child::wait`] and is aborted
+    /// (or times out) takes its child down with it.
+    pub fn kill_on_drop(mut self, kill: bool) -> Child {
+        self.kill_on_drop = kill;
+        self
+    }
+
+    fn exit(&mut self) -> &mut Exit {
+        self.exit.as_mut().expect("only Drop takes the child's exit")
+    }
+
     /// The child's pid.
     pub fn id(&self) -> u32 {
-        self.child.id()
+        self.exit.as_ref().map_or(0, |exit| exit.child.id())
     }
 
     /// Sends SIGKILL (no effect if it already exited).
     pub fn kill(&mut self) -> io::Result<()> {
-        self.child.kill()
+        self.exit().child.kill()
     }
 
+    /// Waits for the child to exit and reaps it (see `Exit::wait`).
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.exit().wait().await
+    }
+}
+
+impl Exit {
     // ANCHOR: wait
     /// Waits for the child to exit and reaps it. `try_wait` first, then sleep until the
     /// pidfd is readable (or the next SIGCHLD), and try again.
-    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+    async fn wait(&mut self) -> io::Result<ExitStatus> {
         loop {
             if let Some(status) = self.child.try_wait()? {
                 trace!("child {} exited: {status}", self.child.id());
@@ -141,3 +173,64 @@ impl Child {
     }
     // ANCHOR_END: wait
 }
+
+// ANCHOR: drop
+impl Drop for Child {
+    /// Kills the child if asked to ([`Child::kill_on_drop`]), then makes sure it is reaped: at
+    /// once if it has exited, otherwise in the background. A child nobody waits for stays a
+    /// zombie (an entry in the process table, with its pid) until its parent exits.
+    fn drop(&mut self) {
+        let Some(mut exit) = self.exit.take() else { return };
+        if self.kill_on_drop {
+            let _ = exit.child.kill();
+        }
+        if let Ok(None) = exit.child.try_wait() {
+            reap_in_background(exit);
+        }
+    }
+}
+
+/// Waits for a dropped child that is still running: a detached task on the current runtime,
+/// woken by the child's pidfd (or SIGCHLD) like [`Child::wait`]. Outside a runtime, or if that
+/// task is cancelled before the child exits (its runtime is dropped), a thread does it.
+fn reap_in_background(exit: Exit) {
+    trace!("child {} dropped while running: reaped in the background", exit.child.id());
+    match try_current() {
+        Some(core) => drop(core.spawn(Reaper(Some(exit)).run())),
+        None => reap_on_a_thread(exit.child),
+    }
+}
+
+/// Owns a dropped child until it is reaped; dropped before that, it hands it to a thread.
+struct Reaper(Option<Exit>);
+
+impl Reaper {
+    async fn run(mut self) {
+        if let Some(exit) = &mut self.0 {
+            if exit.wait().await.is_ok() {
+                self.0 = None;
+            }
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(exit) = self.0.take() {
+            // The pidfd (or signal) stays on this thread, and leaves the reactor here.
+            reap_on_a_thread(exit.child);
+        }
+    }
+}
+
+/// The last resort: a thread that blocks in `waitpid` until the child exits. If even a thread
+/// cannot be started, nothing more can be done: the child stays a zombie until we exit.
+fn reap_on_a_thread(mut child: std::process::Child) {
+    let spawned = std::thread::Builder::new().name("stage5-reaper".into()).spawn(move || {
+        let _ = child.wait();
+    });
+    if let Err(e) = spawned {
+        trace!("cannot start a reaper thread: {e}");
+    }
+}
+// ANCHOR_END: drop

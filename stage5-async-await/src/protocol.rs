@@ -14,7 +14,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use crate::io::{AsyncRead, AsyncWrite};
+use crate::io::{AsyncRead, AsyncWrite, with_scratch};
 use crate::net::{TcpListener, TcpStream};
 
 /// The callbacks a connection's protocol implements (asyncio.Protocol).
@@ -89,6 +89,12 @@ impl Transport {
         self.state.outgoing.borrow().len()
     }
 
+    /// Bytes allocated for the outgoing buffer: 0 while the connection is idle (the buffer
+    /// is given back once it has been flushed and the transport waits for the peer).
+    pub fn buffer_capacity(&self) -> usize {
+        self.state.outgoing.borrow().capacity()
+    }
+
     fn wake(&self) {
         // Take the waker out first: no RefCell stays borrowed while a waker runs.
         let waker = self.state.waker.borrow_mut().take();
@@ -107,8 +113,9 @@ const READS_PER_TURN: usize = 16;
 pub const HIGH_WATER: usize = 64 * 1024;
 
 /// Bytes per read, so one `data_received` gets at most this many: a connection never holds
-/// more than `HIGH_WATER + READ_CHUNK` bytes of output written by an echoing protocol.
-pub const READ_CHUNK: usize = 16 * 1024;
+/// more than `HIGH_WATER + READ_CHUNK` bytes of output written by an echoing protocol. Read
+/// into the thread's shared scratch buffer ([`with_scratch`]), never one per connection.
+pub const READ_CHUNK: usize = crate::io::SCRATCH_LEN;
 
 // ANCHOR: serve_connection
 /// Drives `protocol` over `stream` until the connection ends, then calls
@@ -121,7 +128,6 @@ pub async fn serve_connection<P: Protocol>(stream: TcpStream, mut protocol: P) {
     };
     protocol.connection_made(transport.clone());
     let state = &transport.state;
-    let mut buf = vec![0u8; READ_CHUNK];
     let mut reading = true;
     let mut eof_sent = false;
     let result: io::Result<()> = poll_fn(|cx| {
@@ -164,7 +170,16 @@ pub async fn serve_connection<P: Protocol>(stream: TcpStream, mut protocol: P) {
                     return Poll::Pending;
                 }
                 reads += 1;
-                match stream.poll_read(cx, &mut buf) {
+                // Into the thread's scratch buffer, handed to the protocol before it is lent to
+                // anyone else: the connection owns no read buffer.
+                let read = with_scratch(|buf| {
+                    let read = stream.poll_read(cx, &mut buf[..READ_CHUNK]);
+                    if let Poll::Ready(Ok(n @ 1..)) = read {
+                        protocol.data_received(&buf[..n]);
+                    }
+                    read
+                });
+                match read {
                     Poll::Ready(Ok(0)) => {
                         reading = false;
                         progressed = true;
@@ -172,10 +187,7 @@ pub async fn serve_connection<P: Protocol>(stream: TcpStream, mut protocol: P) {
                             transport.close();
                         }
                     }
-                    Poll::Ready(Ok(n)) => {
-                        progressed = true;
-                        protocol.data_received(&buf[..n]);
-                    }
+                    Poll::Ready(Ok(_)) => progressed = true,
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => break,
                 }
@@ -184,7 +196,13 @@ pub async fn serve_connection<P: Protocol>(stream: TcpStream, mut protocol: P) {
                 continue; // flush what the callbacks wrote
             }
             // 3. Nothing to do now: the reactor holds our waker for the socket, the
-            //    transport holds it for writes that come from elsewhere.
+            //    transport holds it for writes that come from elsewhere. An idle connection
+            //    gives its flushed outgoing buffer back (the next write allocates one again).
+            let mut out = state.outgoing.borrow_mut();
+            if out.is_empty() && out.capacity() > 0 {
+                *out = Vec::new();
+            }
+            drop(out);
             *state.waker.borrow_mut() = Some(cx.waker().clone());
             return Poll::Pending;
         }

@@ -20,8 +20,10 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::future::{Future, poll_fn};
 use std::io::{self, Read};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use stage1_blocking::workshop::lock;
 use stage2_select_callbacks::trace;
@@ -34,8 +36,9 @@ pub use libc::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 struct SignalState {
     /// How many times the dispatcher has seen this signal.
     count: u64,
-    /// Tasks waiting for the next delivery.
-    waiters: Vec<Waker>,
+    /// The `recv` futures waiting for the next delivery, each under its own id so that one
+    /// dropped early can take its waker out again (see [`Recv`]).
+    waiters: Vec<(u64, Waker)>,
     /// Whether our handler is installed for it.
     installed: bool,
 }
@@ -82,7 +85,7 @@ fn dispatch(mut pipe: File) {
             for &signum in &buf[..n] {
                 let state = signals.entry(libc::c_int::from(signum)).or_default();
                 state.count += 1;
-                wake.append(&mut state.waiters);
+                wake.extend(state.waiters.drain(..).map(|(_, waker)| waker));
             }
         }
         // Rule: wake outside the lock (a waker may do anything).
@@ -145,25 +148,67 @@ impl Signal {
 
     /// Completes at the next delivery (several deliveries before this call are merged into
     /// one, as the kernel itself merges pending signals).
-    pub async fn recv(&mut self) {
-        poll_fn(|cx| {
-            let Ok(registry) = registry() else { return Poll::Ready(()) };
-            let mut signals = lock(&registry.signals);
-            let state = signals.entry(self.signum).or_default();
-            if state.count > self.seen {
-                self.seen = state.count;
-                trace!("signal {} received", self.signum);
-                return Poll::Ready(());
-            }
-            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                state.waiters.push(cx.waker().clone());
-            }
-            Poll::Pending
-        })
-        .await
+    pub fn recv(&mut self) -> Recv<'_> {
+        Recv { signal: self, id: None }
     }
 }
+
+/// The future of [`Signal::recv`]. While it waits, its waker sits in the process-wide list
+/// under an id of its own; if it is dropped before the signal comes (a `timeout`, a `select`
+/// that another branch won, an aborted task), its `Drop` takes the waker out. Without that,
+/// every abandoned wait would stay in the list until the next delivery of the signal, which
+/// for SIGTERM may be never.
+pub struct Recv<'a> {
+    signal: &'a mut Signal,
+    /// Our entry in the signal's `waiters`, once we have parked one.
+    id: Option<u64>,
+}
+
+impl Future for Recv<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let Ok(registry) = registry() else { return Poll::Ready(()) };
+        let mut signals = lock(&registry.signals);
+        let state = signals.entry(this.signal.signum).or_default();
+        if state.count > this.signal.seen {
+            this.signal.seen = state.count;
+            // The dispatcher took our entry out when it counted the delivery.
+            this.id = None;
+            trace!("signal {} received", this.signal.signum);
+            return Poll::Ready(());
+        }
+        let id = *this.id.get_or_insert_with(|| NEXT_WAIT.fetch_add(1, Ordering::Relaxed));
+        match state.waiters.iter_mut().find(|(entry, _)| *entry == id) {
+            Some((_, waker)) if waker.will_wake(cx.waker()) => {}
+            Some((_, waker)) => *waker = cx.waker().clone(),
+            None => state.waiters.push((id, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Recv<'_> {
+    fn drop(&mut self) {
+        let (Some(id), Ok(registry)) = (self.id, registry()) else { return };
+        let mut signals = lock(&registry.signals);
+        if let Some(state) = signals.get_mut(&self.signal.signum) {
+            state.waiters.retain(|(entry, _)| *entry != id);
+        }
+    }
+}
+
+/// Ids of `recv` waits, unique in the process.
+static NEXT_WAIT: AtomicU64 = AtomicU64::new(0);
 // ANCHOR_END: signal
+
+/// How many `recv` futures wait for `signum` right now, across all runtimes (for tests and
+/// the curious: it goes back to 0 when they complete or are dropped).
+pub fn waiting(signum: libc::c_int) -> usize {
+    let Ok(registry) = registry() else { return 0 };
+    lock(&registry.signals).get(&signum).map_or(0, |state| state.waiters.len())
+}
 
 /// Completes when the process receives SIGINT (Ctrl-C). Error if the handler cannot be
 /// installed.

@@ -260,28 +260,53 @@ fn each_thread_runs_its_own_runtime() {
 
 #[test]
 fn timers_fire_in_deadline_order() {
-    let fired = Rc::new(RefCell::new(Vec::new()));
+    // Order only, never elapsed time: however long the machine takes between computing the
+    // deadlines and arming them, the heap hands out what is due earliest first.
+    let called = Rc::new(RefCell::new(Vec::new()));
+    let slept = Rc::new(RefCell::new(Vec::new()));
     run({
-        let fired = fired.clone();
+        let (called, slept) = (called.clone(), slept.clone());
         async move {
-            // One base instant: deadlines do not depend on when each task first runs.
+            // One base instant: deadlines do not depend on when each one is armed.
             let base = Instant::now();
-            let handles: Vec<_> = [30u64, 10, 20, 0, 25]
+            let offsets = [30u64, 10, 20, 0, 25];
+            // `call_at` always goes through the heap: even if every deadline has passed by
+            // the time the loop looks, they are popped (and run) in deadline order.
+            for ms in offsets {
+                let called = called.clone();
+                call_at(base + Duration::from_millis(ms), move || called.borrow_mut().push(ms));
+            }
+            // A `Sleep` whose deadline has already passed at its first poll completes right
+            // there, without the heap; the ones still waiting at that poll (`armed`) are in the
+            // heap and must come out of it in deadline order.
+            let handles: Vec<_> = offsets
                 .into_iter()
                 .map(|ms| {
-                    let fired = fired.clone();
+                    let slept = slept.clone();
                     spawn(async move {
-                        sleep_until(base + Duration::from_millis(ms)).await;
-                        fired.borrow_mut().push(ms);
+                        let mut sleep = std::pin::pin!(sleep_until(base + Duration::from_millis(ms)));
+                        let armed = poll_fn(|cx| Poll::Ready(sleep.as_mut().poll(cx).is_pending())).await;
+                        sleep.await;
+                        slept.borrow_mut().push((ms, armed));
                     })
                 })
                 .collect();
             for h in handles {
                 h.await.unwrap();
             }
+            // Every callback is due by now; the loop pops due timers before it runs tasks, so
+            // one more turn after the last deadline has run them all.
+            sleep_until(base + Duration::from_millis(30)).await;
+            yield_now().await;
         }
     });
-    assert_eq!(*fired.borrow(), vec![0, 10, 20, 25, 30]);
+    assert_eq!(*called.borrow(), vec![0, 10, 20, 25, 30], "call_at callbacks run in deadline order");
+    let slept = slept.borrow();
+    assert_eq!(slept.len(), 5, "every sleep completed");
+    let from_heap: Vec<u64> = slept.iter().filter(|(_, armed)| *armed).map(|(ms, _)| *ms).collect();
+    let mut sorted = from_heap.clone();
+    sorted.sort_unstable();
+    assert_eq!(from_heap, sorted, "sleeps that waited in the heap fire in deadline order: {slept:?}");
 }
 
 #[test]
@@ -446,9 +471,79 @@ fn iteration_time_is_read_once_per_iteration() {
         // never ahead of the real clock.
         assert_eq!(stage5_async_await::iteration_time(), first);
         assert!(first <= stage5_async_await::time());
-        // A sleep ends in a later iteration, which read the clock after the sleep's deadline.
-        let deadline = stage5_async_await::time() + Duration::from_millis(2);
-        sleep_until(deadline).await;
-        assert!(stage5_async_await::iteration_time() >= deadline);
+        // After an `.await` that gave the loop a turn, a later iteration read the clock again,
+        // after the instant we read here (order only: no assumption on how long anything took).
+        let before = stage5_async_await::time();
+        yield_now().await;
+        assert!(stage5_async_await::iteration_time() >= before);
+        assert_eq!(stage5_async_await::iteration_time(), stage5_async_await::iteration_time());
     });
+}
+
+#[test]
+fn duration_max_means_never_for_sleep_timeout_call_later_and_interval() {
+    run(async {
+        // A sleep for ever loses against any finite timeout...
+        assert_eq!(timeout(Duration::from_millis(1), sleep(Duration::MAX)).await, Err(Elapsed));
+        // ...and a timeout of for ever lets any future finish.
+        assert_eq!(timeout(Duration::MAX, async { 7 }).await, Ok(7));
+        assert_eq!(timeout(Duration::MAX, sleep(Duration::from_millis(1))).await, Ok(()));
+        // Its deadline is later than any a program would compute.
+        let century = Duration::from_secs(100 * 365 * 24 * 3600);
+        assert!(sleep(Duration::MAX).deadline() > Instant::now() + century / 2);
+        // A callback for ever never runs; cancelling it is fine.
+        let ran = Rc::new(Cell::new(false));
+        let handle = call_later(Duration::MAX, {
+            let ran = ran.clone();
+            move || ran.set(true)
+        });
+        sleep(Duration::from_millis(1)).await;
+        yield_now().await;
+        assert!(!ran.get(), "a call_later(Duration::MAX) callback ran");
+        handle.cancel();
+        // An interval of for ever ticks once, at once, then never again.
+        let mut forever = interval(Duration::MAX);
+        forever.tick().await;
+        assert_eq!(timeout(Duration::from_millis(1), forever.tick()).await, Err(Elapsed));
+    });
+}
+
+/// A value whose destructor panics, as a buggy guard in user code might.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("a destructor panicked");
+    }
+}
+
+/// A task that holds a [`PanicsWhenDropped`] across an `.await` that never completes.
+async fn holds_a_panicking_guard() {
+    let _guard = PanicsWhenDropped;
+    std::future::pending::<()>().await;
+}
+
+#[test]
+fn a_destructor_that_panics_in_an_aborted_task_is_reported_through_its_join_handle() {
+    let runtime = Runtime::new().unwrap();
+    let after = runtime.block_on(async {
+        let task = spawn(holds_a_panicking_guard());
+        yield_now().await; // the task runs once: it now holds the guard
+        task.abort();
+        let err = timeout(GUARD, task).await.expect("the aborted task never finished").unwrap_err();
+        assert!(err.is_panic(), "{err:?}");
+        assert!(!err.is_cancelled(), "{err:?}");
+        assert_eq!(err.panic_message(), Some("a destructor panicked"));
+        assert!(err.to_string().contains("while its future was being dropped"), "{err}");
+        // The loop goes on.
+        spawn(async { "still running" }).await.unwrap()
+    });
+    assert_eq!(after, "still running");
+    // Dropping the runtime cancels the tasks still pending: a panicking destructor there must
+    // not escape `Runtime::drop` either.
+    runtime.block_on(async {
+        spawn(holds_a_panicking_guard());
+        yield_now().await;
+    });
+    drop(runtime);
 }

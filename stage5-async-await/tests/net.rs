@@ -271,3 +271,15 @@ fn bytes_after_a_short_read_raise_a_new_event() {
         assert_eq!(&buf[..n], b"second");
     });
 }
+
+#[test]
+fn connect_timeout_of_duration_max_means_no_limit() {
+    run(async {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connected = timeout(GUARD, TcpStream::connect_timeout(addr, Duration::MAX)).await;
+        let stream =
+            connected.expect("connect_timeout(MAX) made no progress: the connect's wake was lost").unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+    });
+}

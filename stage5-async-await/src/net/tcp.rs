@@ -59,7 +59,8 @@ impl TcpListener {
     /// heap and retry; connections are accepted again as soon as fds are freed.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            let accepted = poll_fn(|cx| self.listener.poll_io(cx, Direction::Read, |l| l.accept())).await;
+            // Several tasks may accept on one listener: each waits under its own id.
+            let accepted = self.listener.io(Direction::Read, |l| l.accept()).await;
             match accepted {
                 Ok((stream, peer)) => {
                     trace!("accepted fd {} from {peer}", stream.as_raw_fd());
@@ -172,6 +173,25 @@ impl TcpStream {
             }
             self.stream.note_read(&result, buf.len());
             return result;
+        }
+    }
+
+    /// Non-blocking write attempt, the twin of [`TcpStream::try_read`]: `WouldBlock` without a
+    /// syscall if the reactor knows the socket is full; otherwise one `send`, and `WouldBlock`
+    /// clears the readiness bit.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if !self.stream.is_ready(Direction::Write) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        loop {
+            match send_nosignal(self.stream.get_ref(), buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stream.clear_readiness(Direction::Write);
+                    return Err(e);
+                }
+                result => return result,
+            }
         }
     }
 

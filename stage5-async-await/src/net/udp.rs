@@ -1,6 +1,5 @@
 //! UDP: datagrams on the reactor.
 
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 
@@ -28,11 +27,18 @@ impl UdpSocket {
 
     /// Sends one datagram to `target`; returns the bytes sent.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        poll_fn(|cx| self.socket.poll_io(cx, Direction::Write, |s| s.send_to(buf, target))).await
+        self.socket.io(Direction::Write, |s| s.send_to(buf, target)).await
     }
 
     /// Receives one datagram (truncated to `buf`) and its sender.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.socket.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+        self.socket.io(Direction::Read, |s| s.recv_from(buf)).await
+    }
+}
+
+impl std::os::fd::AsRawFd for UdpSocket {
+    /// The socket's descriptor (it stays owned here).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.socket.get_ref().as_raw_fd()
     }
 }

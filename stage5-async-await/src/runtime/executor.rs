@@ -106,7 +106,8 @@ pub(crate) fn current() -> Rc<Core> {
     try_current().expect("no stage5 runtime on this thread: call this inside Runtime::block_on")
 }
 
-fn try_current() -> Option<Rc<Core>> {
+/// The current thread's runtime, if `block_on` (or the runtime's `Drop`) is running here.
+pub(crate) fn try_current() -> Option<Rc<Core>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
@@ -252,9 +253,10 @@ impl Core {
             self.timers.borrow_mut().next_deadline().map(|deadline| {
                 let left = deadline.saturating_duration_since(Instant::now());
                 // Round up to the selector's millisecond resolution so we never wake a
-                // hair early and spin until the deadline.
-                let ms = left.as_nanos().div_ceil(1_000_000) as u64;
-                Duration::from_millis(ms)
+                // hair early and spin until the deadline (a deadline centuries away is
+                // capped, not truncated: we just wake up then and look again).
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
             })
         };
 
@@ -369,4 +371,11 @@ pub async fn yield_now() {
 /// dropped its fd is gone from this list before the fd is closed. Panics outside `block_on`.
 pub fn registered_fds() -> Vec<RawFd> {
     current().reactor.fds()
+}
+
+/// How many wakers wait on `fd` in the current runtime's reactor, reads and writes together.
+/// For tests and the curious: a waiting I/O future that is dropped takes its waker out, so
+/// this goes back to 0 once nobody waits. Panics outside `block_on`.
+pub fn waiters_on(fd: RawFd) -> usize {
+    current().reactor.waiters_on(fd)
 }

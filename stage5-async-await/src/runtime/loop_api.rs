@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::executor::{Callback, Core, current};
 use crate::runtime::slab::Key;
-use crate::runtime::timers::TimerEntry;
+use crate::runtime::timers::{TimerEntry, deadline_after};
 
 // ANCHOR: handles
 /// A scheduled callback ([`call_soon`], [`call_later`], [`call_at`]); asyncio's
@@ -48,9 +48,17 @@ pub fn call_soon(f: impl FnOnce() + 'static) -> Handle {
     Handle { cancelled, timer: None, core: Rc::downgrade(&core) }
 }
 
-/// Runs `f` once `delay` has passed on the loop's clock (asyncio's `call_later`).
+/// Runs `f` once `delay` has passed on the loop's clock (asyncio's `call_later`). A delay of
+/// `Duration::MAX` (or past what an `Instant` can hold) is never: `f` is dropped at once and
+/// the handle is that of a callback that will not run.
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> Handle {
-    call_at(time() + delay, f)
+    match deadline_after(time(), delay) {
+        Some(when) => call_at(when, f),
+        None => {
+            drop(f);
+            Handle { cancelled: Rc::new(Cell::new(false)), timer: None, core: Weak::new() }
+        }
+    }
 }
 
 /// Runs `f` at `when` on the loop's clock (asyncio's `call_at`).

@@ -6,7 +6,8 @@
 //! back on a ready queue) is the executor's business.
 //!
 //! A source remembers, for its fd, which directions are ready (`readiness` bits) and who waits
-//! for each direction (one reader waker, one writer waker). I/O goes through
+//! for each direction (a list of wakers: usually one, but several tasks may accept on one
+//! listener or receive on one UDP socket, and readiness wakes them all). I/O goes through
 //! [`Reactor::poll_ready`]: if the direction is believed ready, the caller tries the syscall;
 //! `WouldBlock` means it was not (any more), so it clears the bit and comes back here to park
 //! its waker (`Registered::poll_io` in `registered.rs` is that loop).
@@ -61,10 +62,10 @@ pub(crate) struct Source {
     fd: RawFd,
     /// READ/WRITE bits believed ready (set by events, cleared by `WouldBlock`), and CLOSED.
     readiness: Cell<u8>,
-    /// Who waits until a read would not block (one task at a time).
-    reader: RefCell<Option<Waker>>,
+    /// Who waits until a read would not block.
+    readers: RefCell<Waiters>,
     /// Who waits until a write would not block.
-    writer: RefCell<Option<Waker>>,
+    writers: RefCell<Waiters>,
     /// The interest currently registered in the selector (`None`: not in it). Fixed at
     /// READABLE|WRITABLE, edge-triggered, on epoll; follows the waiters on poll(2).
     registered: Cell<Option<Interest>>,
@@ -73,36 +74,106 @@ pub(crate) struct Source {
 }
 // ANCHOR_END: source
 
+// ANCHOR: waiters
+/// Who waits for one direction of a source. Most often one task (a stream read by one task
+/// and written by another), so the first waiter lives inline and costs no allocation; more
+/// (several tasks accepting on one listener, receiving on one UDP socket, writing to one
+/// stream) go in `rest`. Readiness wakes them all: each retries its syscall, and those that
+/// find nothing left (`WouldBlock`) park again. Invariant: `first` is empty only if `rest` is.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Waiter>,
+    rest: Vec<Waiter>,
+}
+
+/// One parked waker, and who parked it: [`ANONYMOUS`] for a caller of the poll API
+/// (`poll_read`, `poll_readable`...), which stays until readiness wakes it; otherwise the id
+/// of one I/O future (`Registered::io`), which takes its waker out if dropped while waiting.
+struct Waiter {
+    id: u64,
+    waker: Waker,
+}
+
+/// The id of waiters parked through the poll API: one entry per task (a task that polls again
+/// with a waker that `will_wake` the stored one refreshes it instead of adding one).
+pub(crate) const ANONYMOUS: u64 = 0;
+
+impl Waiters {
+    /// Leaves `waker` for `id`: the same waiter polled again refreshes its entry; anyone
+    /// else is added. Inlined, with the rare cases in `park_more`: parking the one waiter of a
+    /// direction is on every request's path.
+    #[inline]
+    fn park(&mut self, id: u64, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(Waiter { id, waker: waker.clone() }),
+            Some(first) if first.id == id && first.waker.will_wake(waker) => {}
+            Some(_) => self.park_more(id, waker),
+        }
+    }
+
+    /// `park` when `first` is someone else's, or ours with another waker.
+    fn park_more(&mut self, id: u64, waker: &Waker) {
+        let same = |w: &Waiter| w.id == id && (id != ANONYMOUS || w.waker.will_wake(waker));
+        let first = self.first.iter_mut();
+        match first.chain(self.rest.iter_mut()).find(|w| same(w)) {
+            Some(w) => w.waker = waker.clone(),
+            None => self.rest.push(Waiter { id, waker: waker.clone() }),
+        }
+    }
+
+    /// Takes out the entry of `id` (an I/O future dropped while waiting), if it is still in.
+    fn unpark(&mut self, id: u64) -> Option<Waiter> {
+        if self.first.as_ref().is_some_and(|w| w.id == id) {
+            let removed = self.first.take();
+            self.first = self.rest.pop();
+            return removed;
+        }
+        let at = self.rest.iter().position(|w| w.id == id)?;
+        Some(self.rest.swap_remove(at))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+// ANCHOR_END: waiters
+
 impl Source {
-    fn waiter(&self, dir: Direction) -> &RefCell<Option<Waker>> {
+    fn waiters(&self, dir: Direction) -> &RefCell<Waiters> {
         match dir {
-            Direction::Read => &self.reader,
-            Direction::Write => &self.writer,
+            Direction::Read => &self.readers,
+            Direction::Write => &self.writers,
         }
     }
 
-    /// Leaves `waker` to be woken when `dir` becomes ready (replacing an older waker unless
-    /// it would wake the same task).
-    fn park(&self, dir: Direction, waker: &Waker) {
-        let mut slot = self.waiter(dir).borrow_mut();
-        match &*slot {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
-    }
-
-    /// Wakes whoever waits on `dir`. The waker is taken out first, so the `RefCell` is no
-    /// longer borrowed when `wake` runs.
+    /// Wakes everyone who waits on `dir`. The wakers are taken out first, so the `RefCell` is
+    /// no longer borrowed when `wake` runs (a waker may do anything). Inlined into `turn`, with
+    /// the rare second waiter and beyond in `wake_rest`.
+    #[inline]
     fn wake(&self, dir: Direction) {
-        let waker = self.waiter(dir).borrow_mut().take();
-        if let Some(w) = waker {
-            w.wake();
+        let (first, more) = {
+            let mut waiters = self.waiters(dir).borrow_mut();
+            (waiters.first.take(), !waiters.rest.is_empty())
+        };
+        if more {
+            self.wake_rest(dir);
+        }
+        if let Some(w) = first {
+            w.waker.wake();
+        }
+    }
+
+    /// The waiters of `dir` beyond the first.
+    fn wake_rest(&self, dir: Direction) {
+        let rest = std::mem::take(&mut self.waiters(dir).borrow_mut().rest);
+        for w in rest {
+            w.waker.wake();
         }
     }
 
     /// Is anybody waiting on `dir`?
     fn has_waiter(&self, dir: Direction) -> bool {
-        self.waiter(dir).borrow().is_some()
+        !self.waiters(dir).borrow().is_empty()
     }
 
     /// Is `dir` believed ready? (No syscall: this is what `try_read` asks first.)
@@ -162,6 +233,8 @@ pub(crate) struct Reactor {
     events: RefCell<Events>,
     sources: RefCell<Slab<Rc<Source>>>,
     mode: Mode,
+    /// The last id handed to an I/O future by [`Reactor::waiter_id`].
+    next_waiter_id: Cell<u64>,
 }
 
 impl Reactor {
@@ -180,6 +253,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(1024)),
             sources: RefCell::new(Slab::default()),
             mode,
+            next_waiter_id: Cell::new(ANONYMOUS),
         })
     }
 
@@ -192,8 +266,8 @@ impl Reactor {
         let source = Rc::new(Source {
             fd,
             readiness: Cell::new(if believe_ready { READ | WRITE } else { 0 }),
-            reader: RefCell::new(None),
-            writer: RefCell::new(None),
+            readers: RefCell::default(),
+            writers: RefCell::default(),
             registered: Cell::new(None),
             key,
         });
@@ -230,20 +304,55 @@ impl Reactor {
         sources.iter().map(|source| source.fd).collect()
     }
 
+    /// How many wakers wait on `fd`, both directions together (for tests and the curious,
+    /// through `executor::waiters_on`).
+    pub(crate) fn waiters_on(&self, fd: RawFd) -> usize {
+        let sources = self.sources.borrow();
+        let count = |w: &RefCell<Waiters>| {
+            let w = w.borrow();
+            usize::from(w.first.is_some()) + w.rest.len()
+        };
+        sources.iter().filter(|s| s.fd == fd).map(|s| count(&s.readers) + count(&s.writers)).sum()
+    }
+
     // ANCHOR: poll_ready
-    /// Ready if `dir` is believed ready; otherwise parks the task's waker for `dir` (and, on
-    /// poll(2), makes sure the selector watches that direction).
-    pub(crate) fn poll_ready(&self, source: &Source, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
+    /// Ready if `dir` is believed ready; otherwise parks the task's waker for `dir` under
+    /// `id` (and, on poll(2), makes sure the selector watches that direction).
+    #[inline] // every read and write asks: mostly one bit test, cheaper than the call
+    pub(crate) fn poll_ready(
+        &self,
+        source: &Source,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        id: u64,
+    ) -> Poll<()> {
         if source.is_ready(dir) {
             return Poll::Ready(());
         }
-        source.park(dir, cx.waker());
+        source.waiters(dir).borrow_mut().park(id, cx.waker());
         if self.mode == Mode::Level {
             self.update_interest(source);
         }
         Poll::Pending
     }
     // ANCHOR_END: poll_ready
+
+    /// A fresh id for an I/O future that may park a waker (never [`ANONYMOUS`]).
+    pub(crate) fn waiter_id(&self) -> u64 {
+        let id = self.next_waiter_id.get() + 1;
+        self.next_waiter_id.set(id);
+        id
+    }
+
+    /// Takes the waker of the I/O future `id` out of `source` (the future is being dropped
+    /// while it waits), so waiters that went away cannot pile up in a busy socket's list.
+    pub(crate) fn unpark(&self, source: &Source, dir: Direction, id: u64) {
+        let removed = source.waiters(dir).borrow_mut().unpark(id);
+        if removed.is_some() && self.mode == Mode::Level {
+            self.update_interest(source);
+        }
+        drop(removed); // outside the borrow: dropping a waker runs its owner's code
+    }
 
     // ANCHOR: turn
     /// Waits for readiness (at most `timeout`), then wakes whoever waits on each ready fd.

@@ -7,15 +7,17 @@
 //! its pidfd) is a `Registered<...>` plus the methods that make sense for it, each a
 //! [`Registered::poll_io`] around the plain non-blocking syscall.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use stage2_select_callbacks::selector::Direction;
 
 use crate::runtime::executor::current;
-use crate::runtime::reactor::{Reactor, Source};
+use crate::runtime::reactor::{ANONYMOUS, Reactor, Source};
 
 // ANCHOR: registered
 /// An I/O object registered with the current runtime's reactor.
@@ -67,7 +69,7 @@ impl<T: AsRawFd> Registered<T> {
 
     /// Ready if `dir` is believed ready; otherwise parks the task's waker for `dir`.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
-        self.reactor.poll_ready(&self.source, cx, dir)
+        self.reactor.poll_ready(&self.source, cx, dir, ANONYMOUS)
     }
 
     // ANCHOR: poll_io
@@ -77,10 +79,23 @@ impl<T: AsRawFd> Registered<T> {
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_as(cx, dir, ANONYMOUS, op)
+    }
+
+    /// [`Registered::poll_io`] for the waiter `id` (see [`Registered::io`]). Inlined into
+    /// each `poll_read`/`poll_write`, as `poll_io` was before it took an id.
+    #[inline]
+    fn poll_io_as<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        id: u64,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
-            if self.poll_ready(cx, dir).is_pending() {
+            if self.reactor.poll_ready(&self.source, cx, dir, id).is_pending() {
                 return Poll::Pending;
             }
             match op(&self.io) {
@@ -97,6 +112,11 @@ impl<T: AsRawFd> Registered<T> {
         self.source.mark_ready(dir);
     }
 
+    /// Forgets that `dir` was ready: a syscall just said `WouldBlock`.
+    pub(crate) fn clear_readiness(&self, dir: Direction) {
+        self.source.clear_readiness(dir);
+    }
+
     /// Is `dir` believed ready? (No syscall.)
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
         self.source.is_ready(dir)
@@ -107,3 +127,58 @@ impl<T: AsRawFd> Registered<T> {
         self.source.note_read(result, requested);
     }
 }
+
+// ANCHOR: io_future
+impl<T: AsRawFd> Registered<T> {
+    /// `op` on `dir` as a future (`UdpSocket::recv_from`, `TcpListener::accept`...): the same
+    /// loop as [`Registered::poll_io`], under a waiter id of its own, so that if the future is
+    /// dropped while it waits (a `timeout` gave up, a `select` chose another branch, its task
+    /// was aborted) its waker leaves the source's list at once.
+    pub(crate) fn io<R, F: FnMut(&T) -> io::Result<R> + Unpin>(&self, dir: Direction, op: F) -> Io<'_, T, F> {
+        Io { registered: self, dir, op, id: ANONYMOUS, parked: false }
+    }
+}
+
+/// The future of [`Registered::io`].
+pub(crate) struct Io<'a, T: AsRawFd, F> {
+    registered: &'a Registered<T>,
+    dir: Direction,
+    op: F,
+    /// Our waiter id, taken at the first poll.
+    id: u64,
+    /// True while our waker may be in the source's list (we last answered `Pending`).
+    parked: bool,
+}
+
+impl<T: AsRawFd, R, F: FnMut(&T) -> io::Result<R> + Unpin> Future for Io<'_, T, F> {
+    type Output = io::Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let this = self.get_mut();
+        if this.id == ANONYMOUS {
+            this.id = this.registered.reactor.waiter_id();
+        }
+        let poll = this.registered.poll_io_as(cx, this.dir, this.id, &mut this.op);
+        if poll.is_ready() {
+            this.leave(); // woken by readiness our entry is already gone; otherwise take it out
+        } else {
+            this.parked = true;
+        }
+        poll
+    }
+}
+
+impl<T: AsRawFd, F> Io<'_, T, F> {
+    fn leave(&mut self) {
+        if std::mem::take(&mut self.parked) {
+            self.registered.reactor.unpark(&self.registered.source, self.dir, self.id);
+        }
+    }
+}
+
+impl<T: AsRawFd, F> Drop for Io<'_, T, F> {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+// ANCHOR_END: io_future

@@ -28,6 +28,10 @@ pub enum JoinError {
     Cancelled,
     /// The task panicked; the payload is what `panic!` was given.
     Panicked(Box<dyn Any + Send + 'static>),
+    /// A destructor panicked while the task's future was being dropped: most often when the
+    /// task was cancelled (aborted, or its runtime dropped) and a value it held across an
+    /// `.await` panicked in `Drop`. The payload is that panic's.
+    PanickedOnDrop(Box<dyn Any + Send + 'static>),
 }
 
 impl JoinError {
@@ -36,15 +40,15 @@ impl JoinError {
         matches!(self, JoinError::Cancelled)
     }
 
-    /// True for [`JoinError::Panicked`].
+    /// True for [`JoinError::Panicked`] and [`JoinError::PanickedOnDrop`].
     pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
+        matches!(self, JoinError::Panicked(_) | JoinError::PanickedOnDrop(_))
     }
 
     /// The panic message when it was a string (as `panic!("...")` makes), if any.
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            JoinError::Panicked(p) => {
+            JoinError::Panicked(p) | JoinError::PanickedOnDrop(p) => {
                 p.downcast_ref::<&str>().copied().or_else(|| p.downcast_ref::<String>().map(String::as_str))
             }
             JoinError::Cancelled => None,
@@ -57,6 +61,9 @@ impl fmt::Debug for JoinError {
         match self {
             JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
             JoinError::Panicked(_) => write!(f, "JoinError::Panicked({:?})", self.panic_message()),
+            JoinError::PanickedOnDrop(_) => {
+                write!(f, "JoinError::PanickedOnDrop({:?})", self.panic_message())
+            }
         }
     }
 }
@@ -68,6 +75,10 @@ impl fmt::Display for JoinError {
             JoinError::Panicked(_) => match self.panic_message() {
                 Some(m) => write!(f, "task panicked: {m}"),
                 None => f.write_str("task panicked"),
+            },
+            JoinError::PanickedOnDrop(_) => match self.panic_message() {
+                Some(m) => write!(f, "task panicked while its future was being dropped: {m}"),
+                None => f.write_str("task panicked while its future was being dropped"),
             },
         }
     }
@@ -133,12 +144,35 @@ impl<F: Future + 'static, S: Schedule> Task<F, S> {
         self.finished.set(true);
         // Never queue a finished task again: later wakes become no-ops.
         self.header.retire();
-        drop(old);
+        self.drop_future(old);
         let joiner = self.join_waker.borrow_mut().take();
         if let Some(w) = joiner {
             w.wake();
         }
     }
+}
+
+impl<F: Future + 'static, S: Schedule> Task<F, S> {
+    // ANCHOR: drop_future
+    /// Drops what the stage held before `finish` (the future, when it is cancelled). That
+    /// runs the destructors of everything the future held across an `.await`: code we do not
+    /// control, which may panic. A poll that panics is caught in `run`; a destructor that
+    /// panics must be too, or an `abort` (or dropping the runtime) would unwind through the
+    /// loop and take every other task down with it. The panic becomes the task's outcome,
+    /// unless the task had already panicked (the first panic is the one worth reporting).
+    fn drop_future(&self, old: Stage<F>) {
+        let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(old))) else { return };
+        let mut stage = self.stage.borrow_mut();
+        if matches!(&*stage, Stage::Finished(Err(JoinError::Panicked(_)))) {
+            return;
+        }
+        let replaced =
+            std::mem::replace(&mut *stage, Stage::Finished(Err(JoinError::PanickedOnDrop(payload))));
+        drop(stage);
+        // What it replaces may be the future's output, whose own destructor may panic too.
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(replaced)));
+    }
+    // ANCHOR_END: drop_future
 }
 
 impl<F: Future + 'static, S: Schedule> Runnable for Task<F, S> {

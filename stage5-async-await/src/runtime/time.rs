@@ -4,32 +4,36 @@
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::runtime::executor::{Core, current};
 use crate::runtime::slab::Key;
-use crate::runtime::timers::TimerEntry;
+use crate::runtime::timers::{TimerEntry, deadline_after};
 
 // ANCHOR: sleep
 /// Future returned by [`sleep`] and [`sleep_until`]. Arms its timer on first poll, disarms it
 /// if dropped early (that is how `timeout` cancels the loser).
 pub struct Sleep {
     core: Rc<Core>,
-    deadline: Instant,
+    /// `None`: never (`sleep(Duration::MAX)`); such a sleep arms no timer and stays pending.
+    deadline: Option<Instant>,
     key: Option<Key>,
 }
 
 impl Sleep {
-    /// When this sleep completes.
+    /// When this sleep completes. A sleep that never does (`sleep(Duration::MAX)`) says a
+    /// century after the program first asked: later than any deadline it computes for real.
+    #[inline] // a field load for callers in other crates (stage 6 asks once per request)
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        self.deadline.unwrap_or_else(far_future)
     }
 
     /// Moves the deadline (disarming the current timer; the next poll re-arms it).
     pub fn reset(&mut self, deadline: Instant) {
         self.disarm();
-        self.deadline = deadline;
+        self.deadline = Some(deadline);
     }
 
     fn disarm(&mut self) {
@@ -45,13 +49,16 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let Some(deadline) = this.deadline else {
+            return Poll::Pending; // never: no timer, nothing will wake us for it
+        };
         let mut timers = this.core.timers.borrow_mut();
         match this.key {
             None => {
-                if Instant::now() >= this.deadline {
+                if Instant::now() >= deadline {
                     return Poll::Ready(());
                 }
-                this.key = Some(timers.insert(this.deadline, TimerEntry::Wake(cx.waker().clone())));
+                this.key = Some(timers.insert(deadline, TimerEntry::Wake(cx.waker().clone())));
                 Poll::Pending
             }
             Some(key) => match timers.get_mut(key) {
@@ -76,15 +83,27 @@ impl Drop for Sleep {
 }
 
 /// Completes after `duration` (asyncio's `sleep`, built on the loop's timer heap).
+/// `Duration::MAX` (or any span past what an `Instant` can hold) never completes.
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    Sleep { core: current(), deadline: deadline_after(Instant::now(), duration), key: None }
 }
 
 /// Completes at `deadline` on the loop's clock.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { core: current(), deadline, key: None }
+    Sleep { core: current(), deadline: Some(deadline), key: None }
 }
 // ANCHOR_END: sleep
+
+/// What [`Sleep::deadline`] says for a sleep that never ends: a century after the first time
+/// it is asked, the same instant for the whole process (so comparisons stay consistent).
+#[cold]
+fn far_future() -> Instant {
+    static FAR: OnceLock<Instant> = OnceLock::new();
+    *FAR.get_or_init(|| {
+        let now = Instant::now();
+        deadline_after(now, Duration::from_secs(100 * 365 * 24 * 3600)).unwrap_or(now)
+    })
+}
 
 /// The error of a [`timeout`] whose duration passed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +126,8 @@ impl From<Elapsed> for std::io::Error {
 // ANCHOR: timeout
 /// Runs `future` for at most `duration`. `Ok(output)` if it finished first; `Err(Elapsed)`
 /// otherwise, and then the future is dropped (cancelled) right here, destructors included.
-/// The future is polled first, so one that is already complete wins even at duration zero.
+/// The future is polled first, so one that is already complete wins even at duration zero;
+/// `Duration::MAX` is no limit at all.
 pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
     let mut future = pin!(future);
     let mut timer = sleep(duration);
@@ -127,7 +147,8 @@ pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Outp
 /// Ticks every `period`; see [`interval`].
 pub struct Interval {
     period: Duration,
-    next: Instant,
+    /// `None`: the next tick is past what an `Instant` can hold (a period of `Duration::MAX`).
+    next: Option<Instant>,
     sleep: Sleep,
 }
 
@@ -136,26 +157,30 @@ impl Interval {
     /// A tick that comes late does not cause a burst of catch-up ticks: the schedule skips
     /// ahead to the next multiple of `period` after now.
     pub async fn tick(&mut self) -> Instant {
-        self.sleep.reset(self.next);
+        let Some(due) = self.next else {
+            return std::future::pending().await; // never
+        };
+        self.sleep.reset(due);
         (&mut self.sleep).await;
-        let due = self.next;
-        self.next += self.period;
         let now = Instant::now();
-        if self.next <= now {
+        self.next = match deadline_after(due, self.period) {
             // Skip every tick already missed: the next one is the first on the schedule after
             // now. (In nanoseconds, so billions of missed ticks of a tiny period still count.)
-            let (behind, period) = ((now - self.next).as_nanos(), self.period.as_nanos());
-            let skip = (behind / period + 1) * period;
-            self.next += Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX));
-        }
+            Some(next) if next <= now => {
+                let (behind, period) = ((now - next).as_nanos(), self.period.as_nanos());
+                let skip = (behind / period + 1) * period;
+                deadline_after(next, Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX)))
+            }
+            next => next,
+        };
         due
     }
 }
 
-/// A ticker: `interval.tick().await` completes every `period` (first tick at once).
-/// Panics if `period` is zero.
+/// A ticker: `interval.tick().await` completes every `period` (first tick at once; a period
+/// of `Duration::MAX` ticks once). Panics if `period` is zero.
 pub fn interval(period: Duration) -> Interval {
     assert!(!period.is_zero(), "interval period must be non-zero");
     let now = Instant::now();
-    Interval { period, next: now, sleep: sleep_until(now) }
+    Interval { period, next: Some(now), sleep: sleep_until(now) }
 }

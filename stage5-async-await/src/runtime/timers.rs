@@ -15,7 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use stage2_select_callbacks::trace;
 
@@ -29,6 +29,17 @@ pub(crate) enum TimerEntry<C> {
     /// A `call_later`/`call_at`: the caller queues the callback for this iteration.
     Call(C),
 }
+
+// ANCHOR: deadline_after
+/// The instant `duration` after `start`, or `None` for **never**: `Duration::MAX` (the usual
+/// way to say "no limit") and any other span that would carry past what an `Instant` can
+/// hold. `start + duration` would panic there ("overflow when adding duration to instant"),
+/// so every function of the crate that takes a duration goes through here, and "never" arms
+/// no timer at all.
+pub(crate) fn deadline_after(start: Instant, duration: Duration) -> Option<Instant> {
+    start.checked_add(duration)
+}
+// ANCHOR_END: deadline_after
 
 // ANCHOR: timers
 /// The timer heap with lazy deletion.
