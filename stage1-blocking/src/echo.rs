@@ -13,12 +13,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use crate::workshop::lock;
+use crate::workshop::{lock, log};
 
 // ANCHOR: handle_client
 /// Echoes everything `stream` sends until it closes its side, then returns the byte count.
@@ -48,31 +47,11 @@ fn serve_and_log(stream: TcpStream) {
         Ok(peer) => peer.to_string(),
         Err(_) => "a client".to_string(), // it already went away
     };
-    log(format_args!("{peer} connected"));
+    log(format_args!("{peer} connected")); // a line on stdout (see workshop::log)
     match handle_client(stream) {
         Ok(n) => log(format_args!("{peer} left after {n} bytes echoed")),
         // A reset or broken pipe is the client's doing; the server goes on.
         Err(e) => log(format_args!("{peer} dropped: {e}")),
-    }
-}
-
-/// Whether the serve functions print their log; see [`set_log`].
-static LOG: AtomicBool = AtomicBool::new(true);
-
-/// Turns the log lines of [`serve_one_at_a_time`] and [`serve_thread_per_client`]
-/// (`... connected`, `... left after N bytes echoed`) off or back on, for the whole process.
-/// They are on by default; tests turn them off, because the log writes to the real stdout,
-/// past the test harness's capture (which only sees `print!`), and would litter its report.
-pub fn set_log(on: bool) {
-    LOG.store(on, Ordering::Relaxed);
-}
-
-/// A line of the server's log on stdout. If nobody reads it any more (`| head`), the server
-/// goes on serving without a log: `println!` would panic, and take a client (or, serving one
-/// at a time, the whole server) with it.
-fn log(line: std::fmt::Arguments<'_>) {
-    if LOG.load(Ordering::Relaxed) {
-        let _ = writeln!(io::stdout().lock(), "{line}");
     }
 }
 

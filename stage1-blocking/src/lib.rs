@@ -19,7 +19,7 @@
 //! ## Not the lesson: the workshop
 //!
 //! [`workshop`] holds the scaffolding all stages share: flags, the demo server every client
-//! talks to (`src/bin/stage1-demo-server.rs` runs it on its own) and its side of HTTP, and the
+//! talks to (`src/workshop/bin/stage1-demo-server.rs` runs it on its own) and its side of HTTP, and the
 //! test kit (only with the `testkit` feature, which every stage turns on in
 //! `[dev-dependencies]`). The book's appendix "The workshop's scaffolding" walks through it.
 //!

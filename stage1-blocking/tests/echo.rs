@@ -10,7 +10,7 @@ use stage1_blocking::workshop::testkit::{
     self, EchoLoad, connect, connect_small_buffers, echo_exchange, echo_round_trip, payload, read_all,
     read_exact_vec,
 };
-use stage1_blocking::{echo, net};
+use stage1_blocking::{echo, net, workshop};
 
 const MIB: usize = 1024 * 1024;
 
@@ -33,7 +33,7 @@ fn handle_client_echoes_a_mebibyte_and_counts_it() {
 
 #[test]
 fn one_at_a_time_echoes_exact_bytes_to_a_fast_and_a_slow_reader() {
-    echo::set_log(false); // its lines would land past the harness's capture
+    workshop::set_log(false); // its lines would land past the harness's capture
     // Small kernel buffers on both ends, so that a mebibyte cannot sit in them whole.
     let listener = testkit::small_buffer_listener().unwrap();
     let addr = listener.local_addr().unwrap();
@@ -51,7 +51,7 @@ fn one_at_a_time_echoes_exact_bytes_to_a_fast_and_a_slow_reader() {
 
 #[test]
 fn one_at_a_time_serves_the_second_client_only_after_the_first_leaves() {
-    echo::set_log(false); // its lines would land past the harness's capture
+    workshop::set_log(false); // its lines would land past the harness's capture
     let listener = listener();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || echo::serve_one_at_a_time(listener.incoming().take(2)));
@@ -83,7 +83,7 @@ fn one_at_a_time_serves_the_second_client_only_after_the_first_leaves() {
 
 #[test]
 fn thread_per_client_serves_a_second_client_while_the_first_stays() {
-    echo::set_log(false); // its lines would land past the harness's capture
+    workshop::set_log(false); // its lines would land past the harness's capture
     let listener = listener();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || echo::serve_thread_per_client(listener.incoming().take(2)));
@@ -104,7 +104,7 @@ fn thread_per_client_serves_a_second_client_while_the_first_stays() {
 
 #[test]
 fn thread_per_client_passes_the_echo_exam_with_a_slow_reader() {
-    echo::set_log(false); // its lines would land past the harness's capture
+    workshop::set_log(false); // its lines would land past the harness's capture
     // The exam every stage's echo server takes (stage1_blocking::workshop::testkit::check_echo).
     let load = EchoLoad { clients: 6, bytes: MIB, slow_reader: true, small_buffers: true };
     let listener = testkit::small_buffer_listener().unwrap();
@@ -117,7 +117,7 @@ fn thread_per_client_passes_the_echo_exam_with_a_slow_reader() {
 
 #[test]
 fn a_client_vanishing_mid_transfer_does_not_stop_the_server() {
-    echo::set_log(false); // its lines would land past the harness's capture
+    workshop::set_log(false); // its lines would land past the harness's capture
     for threaded in [false, true] {
         let listener = listener();
         let addr = listener.local_addr().unwrap();

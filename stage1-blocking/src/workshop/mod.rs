@@ -17,6 +17,8 @@
 //!
 //! The book's appendix "The workshop's scaffolding" walks through these files.
 
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub mod cli;
@@ -34,4 +36,24 @@ pub mod timeline;
 /// must not fall over because one handler did. Every stage locks through this one function.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Whether the servers print their log lines; see [`set_log`].
+static LOG: AtomicBool = AtomicBool::new(true);
+
+/// Turns the log lines of stage 1's echo servers (`... connected`, `... left after N bytes
+/// echoed`) off or back on, for the whole process. They are on by default; tests turn them
+/// off, because the log writes to the real stdout, past the test harness's capture (which
+/// only sees `print!`), and would litter its report.
+pub fn set_log(on: bool) {
+    LOG.store(on, Ordering::Relaxed);
+}
+
+/// A line of a server's log on stdout. If nobody reads it any more (`| head`), the server goes
+/// on serving without a log: `println!` would panic, and take a client (or, serving one at a
+/// time, the whole server) with it.
+pub fn log(line: std::fmt::Arguments<'_>) {
+    if LOG.load(Ordering::Relaxed) {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
 }

@@ -8,9 +8,9 @@
 //! sockets, means a later stage cannot pass by testing itself more gently.
 //!
 //! ```
-//! use stage1_blocking::{echo, net, workshop::testkit};
+//! use stage1_blocking::{echo, net, workshop, workshop::testkit};
 //!
-//! echo::set_log(false); // no "connected" lines in the test's output
+//! workshop::set_log(false); // no "connected" lines in the test's output
 //! let listener = net::bind_listener("127.0.0.1:0".parse()?)?;
 //! let addr = listener.local_addr()?;
 //! let server = std::thread::spawn(move || echo::serve_thread_per_client(listener.incoming().take(4)));
