@@ -154,6 +154,7 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> io::Result<T> {
         // 2. Nothing to poll: sleep until a socket somebody waits on is ready, wake them.
         trace!("select: {} fd(s) waited on, sleeping", rt.waiting.borrow().len());
         rt.selector.borrow_mut().select(&mut events, None)?;
+        trace!("select: woke with {} event(s)", events.len());
         for event in events.iter() {
             let fd = event.token().0 as RawFd;
             trace!("fd {fd} ready");
@@ -231,6 +232,7 @@ impl<F> Drop for Io<'_, F> {
 /// `GET path` from `addr`: stage 1's request and parser; every wait is an `Io` `.await`.
 pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
     let stream = connect_nonblocking(addr).with_context(|| format!("connecting to {addr}"))?;
+    trace!("GET {path}: connect started on fd {}", stream.as_raw_fd());
     io(&stream, Interest::WRITABLE, connected).await.with_context(|| format!("connecting to {addr}"))?;
     let request = request_bytes(&addr.to_string(), path);
     let mut written = 0;
