@@ -40,9 +40,18 @@ check:
 doctor:
     scripts/doctor.sh
 
-# Every stage's crawler against the same settings, one summary line each
-tour COUNT="10" DELAY="100":
-    scripts/tour.sh {{COUNT}} {{DELAY}}
+# Every stage's crawler (and the Python ones) against the same settings, one summary line each:
+# `just tour`, `just tour 20 50`, `just tour --svg tour.svg` (also a bar chart)
+tour *ARGS:
+    scripts/tour.sh "$@"
+
+# The book's pictures (docs/src/images/): the stages' timelines, the tour's chart, a histogram
+pictures:
+    scripts/pictures.sh
+
+# The code of one GET in every stage, Rust and Python, with line counts, then a summary table
+compare:
+    scripts/compare.sh
 
 # The benchmarks (release builds): `just bench` for all, or one of echo | runtime | http.
 # Builds the reference programs of scripts/peers on first use (a few minutes).

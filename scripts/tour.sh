@@ -17,6 +17,8 @@
 # the loadgen checks the status, not the page (the crawlers' tests check the pages).
 #
 # --svg FILE.svg also draws the seconds of every row as a bar chart (hand-written SVG).
+# PROFILE=debug runs the debug builds (CI does, to skip a release build; the timings are the
+# demo server's delays either way, but a debug build adds a little).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,13 +34,19 @@ case "$count$delay" in
   *[!0-9]* | "") echo "usage: scripts/tour.sh [--svg FILE.svg] [COUNT] [DELAY_MS] (whole numbers)" >&2; exit 2 ;;
 esac
 
-echo "building the crawlers (release)..." >&2
-cargo build -q --release --workspace --bins
+profile="${PROFILE:-release}"
+case "$profile" in
+  release) build=(--release) ;;
+  debug) build=() ;;
+  *) echo "PROFILE must be release or debug, not $profile" >&2; exit 2 ;;
+esac
+echo "building the crawlers ($profile)..." >&2
+cargo build -q ${build[@]+"${build[@]}"} --workspace --bins
 # Run what was just built, wherever cargo was told to put it (CARGO_TARGET_DIR, a
 # .cargo/config.toml, or the default target/): cargo itself says where.
 target_dir="$(cargo metadata --format-version 1 --no-deps |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-bin_dir="${target_dir:-target}/release"
+bin_dir="${target_dir:-target}/$profile"
 
 # One demo server for the rows that do not start their own (the loadgen, Python).
 demo_out="$(mktemp)"
