@@ -40,8 +40,7 @@ check:
 doctor:
     scripts/doctor.sh
 
-# Every stage's crawler (and the Python ones) against the same settings, one summary line each:
-# `just tour`, `just tour 20 50`, `just tour --svg tour.svg` (also a bar chart)
+# Every crawler (and the Python ones), same settings, a summary line each: tour [--svg FILE] [COUNT] [DELAY]
 tour *ARGS:
     scripts/tour.sh "$@"
 
@@ -49,9 +48,9 @@ tour *ARGS:
 pictures:
     scripts/pictures.sh
 
-# The code of one GET in every stage, Rust and Python, with line counts, then a summary table
-compare:
-    scripts/compare.sh
+# The code of one GET in every stage, Rust and Python, with line counts, then a table (--summary: only it)
+compare *ARGS:
+    scripts/compare.sh "$@"
 
 # The benchmarks (release builds): `just bench` for all, or one of echo | runtime | http.
 # Builds the reference programs of scripts/peers on first use (a few minutes).
