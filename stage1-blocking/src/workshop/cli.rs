@@ -561,7 +561,10 @@ pub fn run_crawler_demo_with<C>(
         };
         let title = format!("{program}: {} requests, {server}, {:.3} s", paths.len(), elapsed.as_secs_f64());
         match timeline::write(file, &title, args.timeline_ms) {
-            Ok(lanes) => say(format_args!("timeline: {} ({lanes} request lanes)", file.display())),
+            Ok(lanes) => {
+                let plural = if lanes == 1 { "" } else { "s" };
+                say(format_args!("timeline: {} ({lanes} request lane{plural})", file.display()))
+            }
             Err(e) => fail(format!("cannot write the timeline to {}: {e}", file.display())),
         }
     }
