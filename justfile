@@ -40,9 +40,17 @@ check:
 doctor:
     scripts/doctor.sh
 
-# Every stage's crawler against the same settings, one summary line each
-tour COUNT="10" DELAY="100":
-    scripts/tour.sh {{COUNT}} {{DELAY}}
+# Every crawler (and the Python ones), same settings, a summary line each: tour [--svg FILE] [COUNT] [DELAY]
+tour *ARGS:
+    scripts/tour.sh "$@"
+
+# The book's pictures (docs/src/images/): the stages' timelines, the tour's chart, a histogram
+pictures:
+    scripts/pictures.sh
+
+# The code of one GET in every stage, Rust and Python, with line counts, then a table (--summary: only it)
+compare *ARGS:
+    scripts/compare.sh "$@"
 
 # The benchmarks (release builds): `just bench` for all, or one of echo | runtime | http.
 # Builds the reference programs of scripts/peers on first use (a few minutes).

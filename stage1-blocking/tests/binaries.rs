@@ -6,6 +6,7 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_stage1-client");
 const ECHO: &str = env!("CARGO_BIN_EXE_stage1-echo");
 const ECHO_THREADS: &str = env!("CARGO_BIN_EXE_stage1-echo-threads");
 const DEMO: &str = env!("CARGO_BIN_EXE_stage1-demo-server");
+const THREADS: &str = env!("CARGO_BIN_EXE_stage1-threads");
 
 #[test]
 fn client_fetches_pages_and_ends_with_the_summary() {
@@ -42,4 +43,10 @@ fn with_stderr_gone_errors_still_exit_with_their_status() {
     let refused = testkit::refused_addr().unwrap().to_string();
     let failed = testkit::run_with_reader_gone(CLIENT, &["--addr", &refused], testkit::Gone::Stderr).unwrap();
     assert_eq!(failed.code, Some(1), "{failed:?}");
+}
+
+#[test]
+fn the_thread_per_request_client_draws_a_lane_per_request() {
+    // Each request on its own thread: the timeline still has one lane per request.
+    testkit::check_timeline(THREADS).unwrap();
 }

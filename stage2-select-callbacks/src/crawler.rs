@@ -198,7 +198,11 @@ fn readable(lp: &mut EventLoop, mut fetch: Fetch) {
             }
             // Nothing more for now (also what a spurious wake-up looks like): wait again.
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                crate::trace!("crawler: GET {}: {} bytes so far, wait", fetch.path, fetch.response.len());
+                crate::trace!(
+                    "crawler: GET {}: read {} bytes so far, wait",
+                    fetch.path,
+                    fetch.response.len()
+                );
                 return wait(lp, fetch, Wait::Readable, readable);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,

@@ -3,30 +3,28 @@
 //! A workshop cannot see an event loop think. Every loop in the course (the callback loop here,
 //! the future loop of stage 3, the scheduler of stage 4, the executor of stage 5) reports its
 //! decisions through [`trace!`](crate::trace!) to stderr when the environment variable `TRACE`
-//! is set to anything but `0` or the empty string.
+//! is set to anything but `0` or the empty string. Each line carries the time since the
+//! program started: `[trace +103.412 ms] loop: woke after 100.2 ms with 1 events`.
 //!
-//! The variable is read once and cached, so a loop that traces on every iteration pays one
-//! relaxed atomic load when tracing is off: cheap enough to leave in the hot paths.
+//! The same lines feed a crawler's `--timeline FILE.svg` picture: when a timeline is being
+//! recorded, `trace!` records its line whether or not `TRACE` prints it. Both the stamp and
+//! the recording live in stage 1's `workshop::timeline` (stage 1's clients trace too, and
+//! cannot reach this crate), so every trace line of the course is made in one place.
+//!
+//! `TRACE` is read once and cached, so a loop that traces on every iteration pays two relaxed
+//! atomic loads when nobody listens: cheap enough to leave in the hot paths.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use stage1_blocking::workshop::timeline;
 
-/// 0 = not read yet, 1 = off, 2 = on.
-static STATE: AtomicU8 = AtomicU8::new(0);
-
-/// Is `TRACE` set? Reads the environment the first time only.
+/// Does anybody want trace lines: `TRACE=1`, or a `--timeline` being recorded? Code that
+/// builds something expensive only for a trace line asks this first.
 #[inline]
 pub fn enabled() -> bool {
-    match STATE.load(Ordering::Relaxed) {
-        0 => {
-            let on = std::env::var_os("TRACE").is_some_and(|v| !v.is_empty() && v != "0");
-            STATE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
-            on
-        }
-        state => state == 2,
-    }
+    timeline::wanted()
 }
 
-/// Prints `[trace] ...` to stderr when `TRACE=1`; costs one atomic load otherwise.
+/// Prints `[trace +12.345 ms] ...` to stderr when `TRACE=1` (and records the line for
+/// `--timeline`); costs two atomic loads otherwise.
 ///
 /// A failed write is ignored rather than a panic (`eprintln!` panics): with
 /// `TRACE=1 ... 2>&1 | head`, stderr goes away while the loop is still talking.
@@ -43,8 +41,8 @@ macro_rules! trace {
     };
 }
 
-/// Writes one `[trace] ...` line to stderr for [`trace!`](crate::trace!), ignoring a failure.
+/// Makes one trace line for [`trace!`](crate::trace!): stage 1's `timeline::trace` stamps it,
+/// prints it if `TRACE=1` and records it if a timeline is on.
 pub fn line(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "[trace] {args}");
+    timeline::trace(args);
 }

@@ -43,14 +43,25 @@ fn trace_shows_the_loop_deciding() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let err = out.stderr;
     for expected in [
-        "[trace] loop: register writer of fd ",
-        "[trace] loop: select on 2 fds",
-        "[trace] crawler: GET /1: request sent",
-        "[trace] loop: register reader of fd ",
-        "[trace] crawler: GET /2 done: 200 OK",
-        "[trace] loop: done (0 fds still registered)",
+        "] loop: register writer of fd ",
+        "] loop: select on 2 fds",
+        "] crawler: GET /1: request sent",
+        "] loop: register reader of fd ",
+        "] crawler: GET /2 done: 200 OK",
+        "] loop: done (0 fds still registered)",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    // Every line is stamped with the milliseconds since the program started.
+    for line in err.lines() {
+        let stamp = line.strip_prefix("[trace +").and_then(|rest| rest.split_once(" ms] "));
+        let ms = stamp.map(|(ms, _)| ms);
+        assert!(
+            ms.is_some_and(
+                |ms| ms.parse::<f64>().is_ok() && ms.split_once('.').is_some_and(|(_, f)| f.len() == 3)
+            ),
+            "not a '[trace +12.345 ms] ...' line: {line:?}"
+        );
     }
     // Without TRACE stderr stays quiet: the client exam checks that.
 }

@@ -17,6 +17,7 @@ use std::rc::Rc;
 use anyhow::{Context, anyhow};
 use stage1_blocking::http::{self, Response};
 use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal, take_connect_error};
+use stage2_select_callbacks::trace;
 
 use crate::event_loop::EventLoop;
 use crate::future::{Future, FutureError};
@@ -34,6 +35,7 @@ pub fn fetch(lp: &EventLoop, addr: SocketAddr, path: &str) -> Future<Response> {
     let result = lp.create_future(format!("GET {path}"));
     match connect_nonblocking(addr) {
         Ok(stream) => {
+            trace!("crawler: GET {path}: connect started on fd {}", stream.as_raw_fd());
             let fetch = Fetch {
                 lp: lp.clone(),
                 stream,

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use stage2_select_callbacks::selector::{Direction, Events, Interest, Selector, Token};
@@ -232,7 +232,13 @@ impl EventLoop {
             let timeout = if self.ready_len() > 0 { Some(Duration::ZERO) } else { limit };
             trace!("loop: select on {} fd(s), timeout {:?}", self.watched(), timeout);
             let mut events = self.inner.events.borrow_mut();
+            // Only look at the clock when someone will read the answer (TRACE=1, --timeline).
+            let asleep_since = trace::enabled().then(Instant::now);
             self.inner.selector.borrow_mut().select(&mut events, timeout)?;
+            if let Some(since) = asleep_since {
+                let ms = since.elapsed().as_secs_f64() * 1000.0;
+                trace!("loop: woke after {ms:.1} ms with {} events", events.len());
+            }
             for event in events.iter() {
                 self.resolve_ready(event.token().0 as RawFd, event.is_readable(), event.is_writable());
             }

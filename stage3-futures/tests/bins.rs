@@ -22,16 +22,16 @@ fn trace_shows_futures_created_resolved_and_called_back() {
     let out = run_bin(CLIENT, &["--count", "2", "--delay", "0"], true).unwrap();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     for expected in [
-        "[trace] future: fut#1 (GET /1) created",
-        "[trace] future: fut#2 (writable fd ",
-        "[trace] loop: select on 2 fd(s), timeout None",
+        "] future: fut#1 (GET /1) created",
+        "] future: fut#2 (writable fd ",
+        "] loop: select on 2 fd(s), timeout None",
         " ready -> resolve fut#2 (writable fd ",
         ") resolved, 1 callback(s) scheduled",
-        "[trace] loop: run callback 1/1 of fut#2 (writable fd ",
+        "] loop: run callback 1/1 of fut#2 (writable fd ",
         "(readable fd ",
-        "[trace] future: fut#1 (GET /1) resolved, 1 callback(s) scheduled",
-        "[trace] loop: run callback 1/1 of fut#1 (GET /1)",
-        "[trace] loop: nothing queued, nothing watched: done",
+        "] future: fut#1 (GET /1) resolved, 1 callback(s) scheduled",
+        "] loop: run callback 1/1 of fut#1 (GET /1)",
+        "] loop: nothing queued, nothing watched: done",
     ] {
         assert!(out.stderr.contains(expected), "missing {expected:?} in:\n{}", out.stderr);
     }

@@ -30,13 +30,13 @@ fn trace_shows_each_step_which_task_which_state_what_it_yields() {
     let out = run_bin(CLIENT, &["--count", "2", "--delay", "0"], true).unwrap();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     for expected in [
-        "[trace] scheduler: spawn task 1 (GET /1), 1 alive",
-        "[trace] task 1 (GET /1) step 1: Start -> Connecting, yields fut#",
+        "] scheduler: spawn task 1 (GET /1), 1 alive",
+        "] task 1 (GET /1) step 1: Start -> Connecting, yields fut#",
         "(writable fd ",
         "step 2: Connecting -> Receiving > ReadToEnd::Waiting, yields fut#",
         "(readable fd ",
         "-> Done, complete",
-        "[trace] scheduler: every task is done after ",
+        "] scheduler: every task is done after ",
     ] {
         assert!(out.stderr.contains(expected), "missing {expected:?} in:\n{}", out.stderr);
     }

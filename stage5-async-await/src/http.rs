@@ -11,10 +11,12 @@
 use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use stage1_blocking::http::{MAX_RESPONSE, Response, parse_response, request_bytes, too_large};
+use stage2_select_callbacks::trace;
 
 use crate::net::TcpStream;
 use crate::runtime::executor::spawn;
@@ -25,6 +27,7 @@ use crate::sync::semaphore::Semaphore;
 /// Connects to `addr`, sends `GET path`, reads until the server closes (HTTP/1.0), parses.
 pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
     let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    trace!("GET {path}: connected on fd {}", stream.as_raw_fd()); // for TRACE=1 and --timeline
     stream
         .write_all(&request_bytes(&addr.to_string(), path))
         .await

@@ -145,6 +145,7 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> io::Result<T> {
         // 2. Nothing to poll: sleep until a socket somebody waits on is ready, wake them.
         trace!("select: {} fd(s) waited on, sleeping", rt.waiting.borrow().len());
         rt.selector.borrow_mut().select(&mut events, None)?;
+        trace!("select: woke with {} event(s)", events.len());
         for event in events.iter() {
             let fd = event.token().0 as RawFd;
             trace!("fd {fd} ready");

@@ -181,6 +181,125 @@ impl Histogram {
         }
         Duration::from_nanos((squares / self.count as f64).sqrt() as u64)
     }
+
+    /// Every counter that holds samples: `(lowest ns, highest ns, count)`, from fast to slow.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        let nonzero = self.counts.iter().enumerate().filter(|(_, n)| **n > 0);
+        nonzero.map(|(index, &n)| {
+            let (low, high) = range_of(index);
+            (low, high, n)
+        })
+    }
+
+    // ANCHOR: svg
+    /// The histogram as an SVG picture (`stage6-loadgen --histogram FILE.svg`): bars of how
+    /// many samples fell at each latency, on a logarithmic time axis from the fastest to the
+    /// slowest sample, and a line at p50, p90, p99 and p99.9. The 3,808 counters are too fine
+    /// to draw one bar each: they are summed into [`SVG_BARS`] bars of equal width on the axis.
+    /// Hand-written SVG, no dependency.
+    pub fn svg(&self, title: &str) -> String {
+        const W: f64 = 900.0;
+        const H: f64 = 360.0;
+        const LEFT: f64 = 60.0;
+        const TOP: f64 = 50.0;
+        const PLOT_W: f64 = W - LEFT - 30.0;
+        const PLOT_H: f64 = H - TOP - 60.0;
+        // The axis: log10 of nanoseconds, a little wider than the samples so no bar is cut.
+        let lo = (self.min.max(1) as f64 * 0.9).log10();
+        let hi = (self.max.max(2) as f64 * 1.1).log10().max(lo + 0.01);
+        let x = |ns: f64| LEFT + PLOT_W * (ns.max(1.0).log10() - lo) / (hi - lo);
+        let mut bars = [0u64; SVG_BARS];
+        for (low, high, n) in self.buckets() {
+            let mid = (low as f64 + high as f64) / 2.0;
+            let bar = ((x(mid) - LEFT) / PLOT_W * SVG_BARS as f64) as usize;
+            bars[bar.min(SVG_BARS - 1)] += n;
+        }
+        let tallest = bars.iter().copied().max().unwrap_or(0).max(1) as f64;
+
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" \
+             font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"8\" y=\"18\" font-size=\"14\" font-weight=\"bold\">{}</text>\n\
+             <text x=\"8\" y=\"36\" fill=\"#4a5568\">{} samples; mean {}, max {}; \
+             bar height: samples at that latency (log time axis)</text>\n",
+            escape(title),
+            self.count,
+            short(self.mean().as_nanos() as f64),
+            short(self.max as f64)
+        );
+        let bar_w = PLOT_W / SVG_BARS as f64;
+        for (i, &n) in bars.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let h = (PLOT_H * n as f64 / tallest).max(1.0);
+            svg += &format!(
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#2b6cb0\">\
+                 <title>{n} samples</title></rect>\n",
+                LEFT + i as f64 * bar_w,
+                TOP + PLOT_H - h,
+                (bar_w - 1.0).max(1.0)
+            );
+        }
+        // Ticks at 1, 2 and 5 times each power of ten that falls on the axis.
+        let base = TOP + PLOT_H;
+        svg += &format!(
+            "<line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{:.1}\" y2=\"{base}\" stroke=\"#1a202c\"/>\n",
+            LEFT + PLOT_W
+        );
+        for power in (lo.floor() as i32)..=(hi.ceil() as i32) {
+            for m in [1.0, 2.0, 5.0] {
+                let ns = m * 10f64.powi(power);
+                if ns.log10() < lo || ns.log10() > hi {
+                    continue;
+                }
+                let tx = x(ns);
+                svg += &format!(
+                    "<line x1=\"{tx:.1}\" y1=\"{base}\" x2=\"{tx:.1}\" y2=\"{:.1}\" stroke=\"#1a202c\"/>\
+                     <text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+                    base + 5.0,
+                    base + 18.0,
+                    short(ns)
+                );
+            }
+        }
+        for (k, p) in [50.0, 90.0, 99.0, 99.9].into_iter().enumerate() {
+            let at = self.percentile(p);
+            let px = x(at.as_nanos() as f64);
+            // Near the right edge the label goes on the line's left.
+            let (dx, anchor) = if px > W - 120.0 { (-3.0, "end") } else { (3.0, "start") };
+            svg += &format!(
+                "<line x1=\"{px:.1}\" y1=\"{TOP}\" x2=\"{px:.1}\" y2=\"{base}\" stroke=\"#e53e3e\" stroke-dasharray=\"4 3\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#e53e3e\" text-anchor=\"{anchor}\">p{p} {}</text>\n",
+                px + dx,
+                TOP + 12.0 + 13.0 * k as f64,
+                short(at.as_nanos() as f64)
+            );
+        }
+        svg += &format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">latency</text>\n</svg>\n",
+            W - 10.0,
+            base + 36.0
+        );
+        svg
+    }
+    // ANCHOR_END: svg
+}
+
+/// How many bars [`Histogram::svg`] draws across its time axis.
+pub const SVG_BARS: usize = 120;
+
+/// `1500.0` ns -> `"1.5us"`: a short label for the axis.
+fn short(ns: f64) -> String {
+    let (value, unit) = match ns {
+        n if n >= 1e9 => (n / 1e9, "s"),
+        n if n >= 1e6 => (n / 1e6, "ms"),
+        n if n >= 1e3 => (n / 1e3, "us"),
+        n => (n, "ns"),
+    };
+    let digits = if value >= 10.0 || value.fract() == 0.0 { 0 } else { 1 };
+    format!("{value:.digits$}{unit}")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -288,5 +407,24 @@ mod tests {
         assert!(h.percentile(50.0) >= Duration::from_secs(60));
         h.record(Duration::MAX);
         assert_eq!(h.count(), 2);
+    }
+
+    #[test]
+    fn the_svg_has_a_bar_per_filled_slot_and_the_percentile_lines() {
+        let mut h = Histogram::new();
+        h.record_n(200_000, 9_000);
+        h.record_n(45_000_000, 1_000);
+        let svg = h.svg("a <test>");
+        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
+        assert!(svg.contains("a &lt;test&gt;"), "the title is escaped");
+        // Two latencies, two bars, the taller one nine times the other's samples.
+        assert_eq!(svg.matches("fill=\"#2b6cb0\"").count(), 2, "{svg}");
+        assert!(svg.contains("<title>9000 samples</title>") && svg.contains("<title>1000 samples</title>"));
+        // A percentile is the top of its bucket: 200 us reads back as 201 us (within 1/128).
+        for label in ["p50 201us", "p90 201us", "p99 45ms", "p99.9 45ms"] {
+            assert!(svg.contains(label), "no {label:?} in {svg}");
+        }
+        assert_eq!(short(1500.0), "1.5us");
+        assert_eq!(short(100_000_000.0), "100ms");
     }
 }

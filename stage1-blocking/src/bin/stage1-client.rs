@@ -5,34 +5,25 @@
 //! Everything around the loop (flags, demo server, output, exit code) is
 //! [`cli::run_crawler_demo`], shared by every stage's client.
 
-use std::io::Write;
-use std::sync::OnceLock;
-
 use stage1_blocking::http;
 use stage1_blocking::workshop::cli;
+use stage1_blocking::workshop::timeline::trace;
 
 fn main() {
     let about = "Fetch /1 .. /N from the demo server one after another, with blocking sockets.";
     // ANCHOR: crawl
     cli::run_crawler_demo("stage1-client", about, |addr, paths, report| {
         for path in paths {
+            // `TRACE=1` prints these lines, stamped; `--timeline` draws them.
+            trace(format_args!("GET {path}: connect, send, then block in read"));
             // The thread sleeps inside get() for the whole round trip.
             let on_read = |n: usize| {
-                if tracing() {
-                    let eof = if n == 0 { " (end of file: the server closed)" } else { "" };
-                    // Not eprintln!, which panics if stderr has gone (`2>&1 | head`).
-                    let _ = writeln!(std::io::stderr(), "[trace] GET {path}: read returned {n} bytes{eof}");
-                }
+                let eof = if n == 0 { " (end of file: the server closed)" } else { "" };
+                trace(format_args!("GET {path}: read returned {n} bytes{eof}"));
             };
             report.response(path, &http::get_observed(addr, path, on_read));
         }
         Ok(1) // one thread, one request at a time
     });
     // ANCHOR_END: crawl
-}
-
-/// `TRACE=1` prints every `read` the client makes (try it with `--trickle`). Checked once.
-fn tracing() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("TRACE").is_some_and(|v| v != "0" && !v.is_empty()))
 }

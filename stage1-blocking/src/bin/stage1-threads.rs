@@ -9,6 +9,7 @@ use std::thread;
 
 use anyhow::Context;
 use stage1_blocking::http;
+use stage1_blocking::workshop::timeline::trace;
 use stage1_blocking::workshop::{cli, memory};
 
 fn main() {
@@ -20,7 +21,16 @@ fn main() {
         for (n, path) in paths.iter().enumerate() {
             let thread_path = path.clone();
             let worker = thread::Builder::new()
-                .spawn(move || http::get(addr, &thread_path))
+                .spawn(move || {
+                    // `TRACE=1` prints this line; `--timeline` draws a lane per request.
+                    trace(format_args!(
+                        "GET {thread_path}: connect, send, then block in read on thread {}",
+                        n + 1
+                    ));
+                    let result = http::get(addr, &thread_path);
+                    trace(format_args!("GET {thread_path} done on thread {}", n + 1));
+                    result
+                })
                 // The limit this stage runs into: the OS will not give us another thread.
                 .with_context(|| format!("could not start thread {}", n + 1))?;
             workers.push((path, worker));

@@ -265,7 +265,8 @@ fn bin_name(bin: &str) -> &str {
 ///   s"` (`stage` is the binary's name up to its first `-`); nothing on stderr without `TRACE`;
 /// * against [`refused_addr`]: one `-> error: ...refused` line per request, the summary, exit 1;
 /// * its stdout reader gone (`| head -1`): it ends quietly, exit 0, no panic;
-/// * `--help` (usage, exit 0), an unknown flag and a bad value (one line naming it, exit 2).
+/// * `--help` (usage, exit 0), an unknown flag and a bad value (one line naming it, exit 2);
+/// * `--timeline FILE.svg` draws one lane per request ([`check_timeline`]).
 pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
     let name = bin_name(bin);
     let stage = name.split('-').next().unwrap_or(name);
@@ -301,9 +302,43 @@ pub fn check_client_binary(bin: &str, threads: usize) -> anyhow::Result<()> {
         bail!("{name}: stderr with its stdout reader gone:\n{}", out.stderr);
     }
     check_usage_errors(bin)?;
-    check_usage_error(bin, &["--count", "ten"], "error: bad value \"ten\" for --count").map(drop)
+    check_usage_error(bin, &["--count", "ten"], "error: bad value \"ten\" for --count")?;
+    check_timeline(bin)
 }
 // ANCHOR_END: check_client_binary
+
+/// The `--timeline` exam of a crawler binary: `--count 3 --delay 0 --timeline FILE.svg`
+/// without `TRACE` exits 0, prints nothing on stderr (recording is not printing), says
+/// `timeline: FILE (3 request lanes)`, and writes a whole SVG (`<svg` .. `</svg>`) with one
+/// lane labelled `GET /N` for each page.
+pub fn check_timeline(bin: &str) -> anyhow::Result<()> {
+    let name = bin_name(bin);
+    let dir = TempDir::new("timeline-exam")?;
+    let file = dir.path().join("crawl.svg");
+    let file_arg = file.to_string_lossy().into_owned();
+    let out = run_bin(bin, &["--count", "3", "--delay", "0", "--timeline", &file_arg], false)?;
+    ensure_code(&out, 0, "--timeline")?;
+    if !out.stderr.is_empty() {
+        bail!("{name}: stderr with --timeline and no TRACE:\n{}", out.stderr);
+    }
+    if !out.stdout.contains(&format!("timeline: {file_arg} (3 request lanes)")) {
+        bail!("{name}: no 'timeline: {file_arg} (3 request lanes)' line in:\n{}", out.stdout);
+    }
+    let svg = std::fs::read_to_string(&file).with_context(|| format!("{name}: reading {file_arg}"))?;
+    if !svg.starts_with("<svg ") || !svg.trim_end().ends_with("</svg>") {
+        bail!("{name}: {file_arg} is not a whole SVG document:\n{svg}");
+    }
+    let lanes = svg.matches("<text class=\"lane\"").count();
+    if lanes != 3 {
+        bail!("{name}: {lanes} request lanes for 3 requests in:\n{svg}");
+    }
+    for n in 1..=3 {
+        if !svg.contains(&format!(">GET /{n}</text>")) {
+            bail!("{name}: no lane for GET /{n} in:\n{svg}");
+        }
+    }
+    Ok(())
+}
 
 /// Which output stream of a program a test takes away from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -693,94 +728,4 @@ pub fn check_refused(err: &anyhow::Error) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_differ_by_seed_and_do_not_repeat_quickly() {
-        let a = payload(1, 4096);
-        assert_eq!(a, payload(1, 4096));
-        assert_ne!(a, payload(2, 4096));
-        assert_ne!(a[..256], a[256..512]);
-    }
-
-    #[test]
-    fn same_bytes_points_at_the_first_difference() {
-        assert!(same_bytes("c", b"abc", b"abc").is_ok());
-        let err = same_bytes("client 3", b"abcd", b"abXd").unwrap_err().to_string();
-        assert_eq!(err, "client 3: 4 bytes back for 4 sent, first difference at byte 2");
-        let err = same_bytes("c", b"abcd", b"ab").unwrap_err().to_string();
-        assert!(err.ends_with("2 bytes back for 4 sent, first difference at byte 2"), "{err}");
-    }
-
-    #[test]
-    fn check_page_wants_the_exact_page() {
-        let page = |status: u16, body: &[u8]| -> Result<Response, String> {
-            Ok(Response { status, reason: "X".into(), headers: vec![], body: body.to_vec() })
-        };
-        let good = crate::workshop::demo::expected_body("/3").unwrap();
-        assert!(check_page("/3", &page(200, &good)).is_ok());
-        assert!(check_page("/4", &page(200, &good)).is_err(), "another page's body");
-        assert!(check_page("/3", &page(404, &good)).is_err());
-        assert!(check_page("/3", &Err::<Response, _>("refused")).is_err());
-        let refused = anyhow!(io::Error::from(ErrorKind::ConnectionRefused)).context("connecting");
-        assert!(check_refused(&refused).is_ok());
-        assert!(check_refused(&anyhow!("something else")).is_err());
-    }
-
-    #[test]
-    fn the_blocking_crawler_passes_the_crawler_exam_and_a_sloppy_one_does_not() {
-        let get_all = |addr: SocketAddr, paths: &[String]| -> Vec<(String, anyhow::Result<Response>)> {
-            paths.iter().map(|p| (p.clone(), crate::http::get(addr, p))).collect()
-        };
-        check_crawler(get_all).unwrap();
-        // A crawler that loses the last page of every crawl fails.
-        let err = check_crawler(|addr, paths| {
-            let mut all = get_all(addr, paths);
-            all.pop();
-            all
-        })
-        .unwrap_err();
-        assert_eq!(err.to_string(), "whole: 20 outcomes for 21 paths");
-    }
-
-    #[test]
-    fn the_binary_exams_fail_a_program_that_is_not_a_demo() {
-        // `true` exits 0 whatever it is given, prints nothing, and has no usage.
-        let err = check_client_binary("true", 1).unwrap_err().to_string();
-        assert!(err.contains("not the demo server's"), "{err}");
-        let err = check_server_binary("true").unwrap_err().to_string();
-        assert!(err.contains("--help printed no usage"), "{err}");
-        assert!(run_bin("no-such-program-here", &[], false).is_err());
-        // A program that fails once its reader has gone fails the exam; one that ends quietly
-        // passes. The stream is dead from the start: the shell's first `echo` already fails.
-        assert!(check_reader_gone("false", &[]).is_err());
-        assert!(check_reader_gone("true", &[]).is_ok());
-        let script = "trap '' PIPE; echo hi; echo rc=$? >&2";
-        let out = run_with_reader_gone("sh", &["-c", script], Gone::Stdout).unwrap();
-        assert!(out.stderr.ends_with("rc=1\n"), "{}", out.stderr);
-        let out = run_with_reader_gone("sh", &["-c", "trap '' PIPE; echo hi >&2; echo rc=$?"], Gone::Stderr)
-            .unwrap();
-        assert_eq!(out.stdout, "rc=1\n");
-    }
-
-    #[test]
-    fn check_echo_fails_against_a_server_that_loses_bytes() {
-        // A "server" that reads everything and echoes only the first half: the exam must fail.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut all = Vec::new();
-            stream.read_to_end(&mut all).unwrap();
-            stream.write_all(&all[..all.len() / 2]).unwrap();
-        });
-        let load = EchoLoad { clients: 1, bytes: 10_000, ..Default::default() };
-        let err = check_echo(addr, &load).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "client 0: 5000 bytes back for 10000 sent, first difference at byte 5000"
-        );
-        server.join().unwrap();
-    }
-}
+mod tests;

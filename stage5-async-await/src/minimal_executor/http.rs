@@ -3,11 +3,13 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 
 use anyhow::Context as _;
 use stage1_blocking::http::{MAX_RESPONSE, Response, parse_response, request_bytes, too_large};
 use stage2_select_callbacks::net::{connect_nonblocking, send_nosignal};
 use stage2_select_callbacks::selector::Interest;
+use stage2_select_callbacks::trace;
 
 use super::io;
 
@@ -15,6 +17,7 @@ use super::io;
 /// `GET path` from `addr`: stage 1's request and parser; every wait is an `Io` `.await`.
 pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
     let stream = connect_nonblocking(addr).with_context(|| format!("connecting to {addr}"))?;
+    trace!("GET {path}: connect started on fd {}", stream.as_raw_fd());
     io(&stream, Interest::WRITABLE, connected).await.with_context(|| format!("connecting to {addr}"))?;
     let request = request_bytes(&addr.to_string(), path);
     let mut rest = &request[..];

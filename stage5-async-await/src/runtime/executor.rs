@@ -261,16 +261,22 @@ impl Core {
         };
 
         // 2. Select, and turn readiness into wakes (the reactor).
+        let mut asleep_since = None;
         if timeout != Some(Duration::ZERO) {
             match timeout {
                 Some(t) => trace!("select: nothing ready, sleeping for at most {t:?}"),
                 None => trace!("select: nothing ready, no timer, sleeping until an fd is ready"),
             }
+            // Only look at the clock when someone will read the answer (TRACE=1, --timeline).
+            asleep_since = trace::enabled().then(Instant::now);
         }
         let wake_fd_reported = match self.reactor.turn(timeout) {
             Ok(reported) => reported,
             Err(e) => panic!("selector failed: {e}"),
         };
+        if let Some(since) = asleep_since {
+            trace!("select: woke after {:.1} ms", since.elapsed().as_secs_f64() * 1000.0);
+        }
         //    Wakes that other threads left for us since the last iteration.
         let remote = self.scheduler.remote.take(wake_fd_reported);
         self.ready.borrow_mut().extend(remote);

@@ -59,7 +59,8 @@ fn main() {
         "--timeout",
         "MS",
         "a request (or batch) not answered within MS counts as a timeout (default 2000)",
-    );
+    )
+    .option("--histogram", "FILE.svg", "also draw the latency histogram as an SVG picture in FILE.svg");
     let args = cli.parse();
     // Flags whose value is checked here get the same treatment as the parser's own mistakes:
     // `Args::bad_value`, one line naming the flag, one pointing at --help, exit 2.
@@ -117,6 +118,19 @@ fn main() {
             config.target.addr,
             report.first_error.as_deref().unwrap_or("nothing answered")
         ));
+    }
+    if let Some(file) = args.value::<std::path::PathBuf>("--histogram") {
+        let title = format!(
+            "stage6-loadgen: {}, {} connections, {} requests in {:.2} s",
+            config.target,
+            config.connections,
+            report.requests,
+            report.elapsed.as_secs_f64()
+        );
+        match std::fs::write(&file, report.latency.svg(&title)) {
+            Ok(()) => say(format_args!("histogram: {}", file.display())),
+            Err(e) => fail(format!("cannot write the histogram to {}: {e}", file.display())),
+        }
     }
     say(summary_line("stage6", report.requests as usize, threads, report.elapsed));
 }
