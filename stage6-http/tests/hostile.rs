@@ -459,7 +459,11 @@ fn chunk_extensions_and_leading_zeros_count_against_the_header_limit() {
     for request in cases {
         let answer = exchange(server.addr(), &[&request]);
         let text = String::from_utf8_lossy(&answer);
-        assert!(text.starts_with("HTTP/1.1 431 "), "{text:?}");
+        assert!(
+            text.starts_with("HTTP/1.1 431 "),
+            "chunk-size metadata (extensions, leading zeros) was not counted against \
+             max_header_bytes: {text:?}"
+        );
         assert!(text.contains("\r\nConnection: close\r\n"), "{text:?}");
     }
     // Within the limit, extensions and leading zeros are still fine.
