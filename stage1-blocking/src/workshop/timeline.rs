@@ -29,7 +29,7 @@
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -44,7 +44,12 @@ pub struct Mark {
     pub text: String,
 }
 
-static ON: AtomicBool = AtomicBool::new(false);
+/// Who wants trace lines, in one byte so the check on a hot path is one relaxed load:
+/// [`UNREAD`] until `TRACE` is first looked at, then [`PRINT`] and [`RECORD`] bits.
+static WANTED: AtomicU8 = AtomicU8::new(UNREAD);
+const UNREAD: u8 = 0x80;
+const PRINT: u8 = 1;
+const RECORD: u8 = 2;
 static MARKS: Mutex<Vec<Mark>> = Mutex::new(Vec::new());
 static CLOCK: OnceLock<Instant> = OnceLock::new();
 
@@ -69,35 +74,42 @@ pub fn elapsed_us() -> u64 {
 pub fn start() {
     start_clock();
     lock(&MARKS).clear();
-    ON.store(true, Ordering::Relaxed);
+    printing(); // read TRACE first, so the bit set below is not lost to the first read
+    WANTED.fetch_or(RECORD, Ordering::Relaxed);
 }
 
 /// Is a recording on? Loops that only trace when someone listens ask this too.
 #[inline]
 pub fn recording() -> bool {
-    ON.load(Ordering::Relaxed)
+    WANTED.load(Ordering::Relaxed) & RECORD != 0
 }
 
 /// Is `TRACE` set (to anything but `0` or nothing)? Reads the environment the first time only,
 /// so a loop that asks on every iteration pays one relaxed atomic load.
 #[inline]
 pub fn printing() -> bool {
-    // 0 = not read yet, 1 = off, 2 = on.
-    static STATE: AtomicU8 = AtomicU8::new(0);
-    match STATE.load(Ordering::Relaxed) {
-        0 => {
-            let on = std::env::var_os("TRACE").is_some_and(|v| !v.is_empty() && v != "0");
-            STATE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
-            on
+    wanted_bits() & PRINT != 0
+}
+
+/// [`WANTED`]'s bits, reading `TRACE` the first time.
+#[inline]
+fn wanted_bits() -> u8 {
+    match WANTED.load(Ordering::Relaxed) {
+        UNREAD => {
+            if std::env::var_os("TRACE").is_some_and(|v| !v.is_empty() && v != "0") {
+                WANTED.fetch_or(PRINT, Ordering::Relaxed);
+            }
+            WANTED.fetch_and(!UNREAD, Ordering::Relaxed) & !UNREAD
         }
-        state => state == 2,
+        bits => bits,
     }
 }
 
 /// Does anybody want trace lines: `TRACE=1`, or a timeline being recorded?
 #[inline]
 pub fn wanted() -> bool {
-    printing() || recording()
+    // One load on the hot path: the bits are read (UNREAD is only there before the first call).
+    wanted_bits() != 0
 }
 
 // ANCHOR: trace
@@ -145,7 +157,7 @@ fn record_at(at_us: u64, text: &str) {
 
 /// Stops recording and hands back what was recorded.
 pub fn finish() -> Vec<Mark> {
-    ON.store(false, Ordering::Relaxed);
+    WANTED.fetch_and(!RECORD, Ordering::Relaxed);
     std::mem::take(&mut *lock(&MARKS))
 }
 
