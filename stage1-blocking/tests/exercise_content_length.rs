@@ -1,8 +1,8 @@
-#![cfg(feature = "exercises")]
 //! Exercise 1.3 (the book's stage 1 exercises): `http::read_response_bytes` stops reading as
 //! soon as it has the head and `Content-Length` bytes of body, and `get` uses it, so a server
 //! that keeps the connection open no longer holds the client forever. Judged with
 //! `scripts/exercise.sh check 1.3` (only compiled with the `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use std::io::{self, Read, Write};
 use std::net::TcpListener;

@@ -1,8 +1,8 @@
-#![cfg(feature = "exercises")]
 //! Exercise 1.6 (the book's stage 1 exercises): `echo::IDLE_TIMEOUT`, a read timeout in
 //! `handle_client`, so a client that connects and says nothing cannot hold the one-at-a-time
 //! server forever. Judged with `scripts/exercise.sh check 1.6` (only compiled with the
 //! `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};

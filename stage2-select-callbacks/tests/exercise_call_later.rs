@@ -1,7 +1,7 @@
-#![cfg(feature = "exercises")]
 //! Exercise 2.6 (the book's stage 2 exercises): `EventLoop::call_later(delay, callback)`, a
 //! timer on the callback loop, and with it a read that gives up after a while. Judged with
 //! `scripts/exercise.sh check 2.6` (these tests only compile with the `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;

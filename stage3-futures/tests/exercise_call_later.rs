@@ -1,7 +1,7 @@
-#![cfg(feature = "exercises")]
 //! Exercise 3.3 (the book's stage 3 exercises): `EventLoop::call_later`, and with it a fetch
 //! cancelled after 50 ms that leaves no fd behind. Judged with `scripts/exercise.sh check 3.3`
 //! (these tests only compile with the `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use std::cell::RefCell;
 use std::net::TcpListener;

@@ -1,7 +1,7 @@
-#![cfg(feature = "exercises")]
 //! Exercise 3.2 (the book's stage 3 exercises): `crawler::gather`, one future of all the
 //! results. Judged with `scripts/exercise.sh check 3.2` (these tests only compile with the
 //! `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use stage1_blocking::workshop::demo::{DemoConfig, DemoServer, expected_body};
 use stage3_futures::crawler::{fetch, gather};

@@ -1,9 +1,9 @@
-#![cfg(feature = "exercises")]
 //! Exercise 4.5 (the book's stage 4 exercises): cancelling a task. Cancelling the future
 //! `spawn` returned cancels the task: the future it waits on is cancelled (so the selector
 //! forgets its fd), and the coroutine is resumed once with `Err(FutureError::Cancelled)` so it
 //! can clean up. Judged with `scripts/exercise.sh check 4.5` (only compiled with the
 //! `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use std::cell::RefCell;
 use std::net::TcpListener;

@@ -1,7 +1,7 @@
-#![cfg(feature = "exercises")]
 //! Exercise 4.4 (the book's stage 4 exercises): `gather::Gather<T>`, a coroutine that waits
 //! for every future it is given and completes with all their values, or the first error.
 //! Judged with `scripts/exercise.sh check 4.4` (only compiled with the `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use anyhow::anyhow;
 use stage4_tasks::fib::Fib;

@@ -1,8 +1,8 @@
-#![cfg(feature = "exercises")]
 //! Exercise 5m.4 (the book's page "The smallest executor"): `block_on` says when nothing can
 //! ever wake its tasks (no task ready, no fd waited on) instead of sleeping in `select`
 //! forever. Judged with `scripts/exercise.sh check 5m.4` (only compiled with the `exercises`
 //! feature).
+#![cfg(feature = "exercises")]
 
 use std::sync::mpsc;
 use std::thread;

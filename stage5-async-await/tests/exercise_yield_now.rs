@@ -1,7 +1,7 @@
-#![cfg(feature = "exercises")]
 //! Exercise 5m.2 (the book's page "The smallest executor"): `minimal_executor::yield_now()`,
 //! a future that is `Pending` once (after waking its own task) and then `Ready`. Judged with
 //! `scripts/exercise.sh check 5m.2` (only compiled with the `exercises` feature).
+#![cfg(feature = "exercises")]
 
 use std::cell::RefCell;
 use std::future::Future;
