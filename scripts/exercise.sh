@@ -144,6 +144,8 @@ cmd_verify() {
   local tree="$root/target/exercise-verify" list failed=0 id start
   export CARGO_TARGET_DIR="${EXERCISE_TARGET_DIR:-$root/target/exercise-target}"
   if [ ! -e "$tree/.git" ]; then
+    # A work tree deleted with target/ (cargo clean) is still registered: forget it first.
+    git -C "$root" worktree prune
     git -C "$root" worktree add -q --detach --force "$tree" HEAD
   fi
   git -C "$tree" checkout -q --detach --force "$(git -C "$root" rev-parse HEAD)"
