@@ -28,6 +28,10 @@ run N *ARGS:
     # it is working. The demo's own output is on stdout, as always.
     exec cargo run -p "$crate" -- "$@"
 
+# The book's exercises: `just exercise list`, `just exercise check 2.4`, solve ID, reset ID, show ID
+exercise *ARGS:
+    scripts/exercise.sh "$@"
+
 # Run every test of the workspace (the README's test command)
 test:
     cargo test --workspace

@@ -31,7 +31,14 @@ export CARGO_TERM_COLOR=never
 
 die() { printf 'error: %s\n' "$*" >&2; exit 2; }
 
-ids() { (cd "$dir" && for d in */; do [ -f "$d/exercise.conf" ] && printf '%s\n' "${d%/}"; done) | sort -t. -k1,1n -k2,2n; }
+# Ids are STAGE.N, where STAGE may carry a letter for one page of a stage (5m.2: stage 5's
+# smallest-executor page, exercise 2). They sort by stage number, then page letter (none
+# first), then N as a number: 2.9 before 2.10, 5.3 before 5m.1 before 6.1.
+ids() {
+  (cd "$dir" && for d in */; do [ -f "$d/exercise.conf" ] && printf '%s\n' "${d%/}"; done) |
+    sed -E 's/^([0-9]+)([a-z]*)\.([0-9]+)(.*)$/\1\t\2\t\3\t&/' |
+    sort -t$'\t' -k1,1n -k2,2 -k3,3n -k4,4 | awk -F'\t' '{print $NF}'
+}
 
 load() {  # load ID: reads its conf into STAGE KIND TITLE CRATE TEST FILTER EXPECT
   local id=$1
@@ -137,6 +144,8 @@ cmd_verify() {
   local tree="$root/target/exercise-verify" list failed=0 id start
   export CARGO_TARGET_DIR="${EXERCISE_TARGET_DIR:-$root/target/exercise-target}"
   if [ ! -e "$tree/.git" ]; then
+    # A work tree deleted with target/ (cargo clean) is still registered: forget it first.
+    git -C "$root" worktree prune
     git -C "$root" worktree add -q --detach --force "$tree" HEAD
   fi
   git -C "$tree" checkout -q --detach --force "$(git -C "$root" rev-parse HEAD)"

@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::thread;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -20,6 +21,19 @@ fn pattern(client: usize, len: usize) -> Vec<u8> {
     testkit::payload(client as u64, len)
 }
 
+/// Waits until `n` connections have closed, or fails after the safety timeout naming the
+/// likely cause (a broken server would otherwise hang the test).
+fn wait_closed(server: &EchoServer, n: u64) {
+    let stats = server.stats();
+    assert!(
+        stats.wait_until_for(testkit::SAFETY_TIMEOUT, |s| s.closed() >= n),
+        "after {:?} only {} of {n} connections closed: the server never finished a client that \
+         left (its EOF lost, or echo bytes it still waits to send)",
+        testkit::SAFETY_TIMEOUT,
+        stats.closed()
+    );
+}
+
 /// Sends `payload` from a second thread while this one reads the echo to EOF.
 fn echo_roundtrip(addr: SocketAddr, payload: Vec<u8>) -> Vec<u8> {
     testkit::echo_round_trip(addr, payload, 64 * 1024).unwrap()
@@ -32,7 +46,7 @@ fn echoes_one_mebibyte_exactly() {
     let echoed = echo_roundtrip(server.addr(), payload.clone());
     assert_eq!(echoed.len(), payload.len());
     assert!(echoed == payload, "the echoed bytes differ from the sent ones");
-    server.stats().wait_until(|s| s.closed() == 1);
+    wait_closed(&server, 1);
     assert_eq!(server.stats().bytes_echoed(), payload.len() as u64);
     server.stop().unwrap();
 }
@@ -44,7 +58,7 @@ fn serves_several_clients_at_once_with_a_slow_reader() {
     let server = start();
     let load = EchoLoad { clients: 8, bytes: 256 * 1024, slow_reader: true, small_buffers: false };
     testkit::check_echo(server.addr(), &load).unwrap();
-    server.stats().wait_until(|s| s.closed() == 9);
+    wait_closed(&server, 9);
     assert_eq!(server.stats().accepted(), 9);
 }
 
@@ -82,29 +96,67 @@ fn slow_reader_is_paused_not_buffered_without_bound() {
     let payload = pattern(3, 4 * 1024 * 1024);
     let mut writer = stream.try_clone().unwrap();
     let to_send = payload.clone();
+    // Two threads race to say something first: the sender, when the kernel took all 4 MiB
+    // (a sound server cannot let that happen while nobody reads its echo), and a watcher,
+    // when the server paused this connection, buffered past the bound or closed it.
+    let (first, said) = mpsc::channel();
+    let sent_all = first.clone();
     let sender = thread::spawn(move || {
         writer.write_all(&to_send).unwrap();
         writer.shutdown(Shutdown::Write).unwrap();
+        let _ = sent_all.send("the client sent all 4 MiB");
     });
-
-    // Read nothing until the server has paused this connection (or, if it were broken,
-    // buffered past the bound). Both are certain to happen while we do not read.
-    stats.wait_until(|s| s.read_pauses() >= 1 || s.max_buffered() > bound);
-    assert!(stats.max_buffered() <= bound, "buffered {} > {bound}", stats.max_buffered());
-    assert!(stats.read_pauses() >= 1);
+    let watched = stats.clone();
+    thread::spawn(move || {
+        if watched.wait_until_for(testkit::SAFETY_TIMEOUT, |s| {
+            s.read_pauses() >= 1 || s.max_buffered() > bound || s.closed() >= 1
+        }) {
+            let _ = first.send("the server paused, buffered past the bound or closed");
+        }
+    });
+    // Read nothing until one of them speaks; the timeout turns a server that lost track of
+    // the connection into a failure instead of a hang.
+    let event = said.recv_timeout(testkit::SAFETY_TIMEOUT);
+    assert!(
+        stats.max_buffered() <= bound,
+        "buffered {} bytes for a client that reads nothing, over HIGH_WATER + READ_CHUNK = {bound}: \
+         the server kept reading although the echo was not taken (no back-pressure)",
+        stats.max_buffered()
+    );
+    assert!(
+        event.is_ok(),
+        "after {:?} the server has neither paused reading a client that reads nothing nor closed it, \
+         and the client could not send everything: the server lost track of the connection (a lost \
+         event, or a reader never registered again?)",
+        testkit::SAFETY_TIMEOUT
+    );
+    assert!(
+        stats.read_pauses() >= 1,
+        "{} without the server ever pausing it, though the client read none of the echo: bytes \
+         the socket did not take were dropped, not buffered (WriteBuffer::send_to?)",
+        event.unwrap()
+    );
 
     // Now read, slowly: small reads, and check every byte.
+    stream.set_read_timeout(Some(testkit::SAFETY_TIMEOUT)).unwrap();
     let mut echoed = Vec::with_capacity(payload.len());
     let mut buf = [0u8; 1024];
     loop {
-        let n = stream.read(&mut buf).unwrap();
+        let n = stream.read(&mut buf).unwrap_or_else(|err| {
+            panic!("no echo and no close after {} bytes read ({err}): the server stalled", echoed.len())
+        });
         if n == 0 {
             break;
         }
         echoed.extend_from_slice(&buf[..n]);
     }
     sender.join().unwrap();
-    assert_eq!(echoed.len(), payload.len());
+    assert_eq!(
+        echoed.len(),
+        payload.len(),
+        "the echo is {} bytes short: bytes the socket did not take were dropped, not buffered",
+        payload.len() - echoed.len().min(payload.len())
+    );
     assert!(echoed == payload, "the echoed bytes differ from the sent ones");
     assert!(stats.max_buffered() <= bound, "buffered {} > {bound}", stats.max_buffered());
 }
@@ -128,11 +180,11 @@ fn client_that_disconnects_mid_transfer_does_not_bring_the_server_down() {
         }
         assert!(sent > 0);
     }
-    server.stats().wait_until(|s| s.closed() == 1);
+    wait_closed(&server, 1);
     // The next client is served as if nothing happened.
     let payload = pattern(2, 100_000);
     assert!(echo_roundtrip(server.addr(), payload.clone()) == payload);
-    server.stats().wait_until(|s| s.closed() == 2);
+    wait_closed(&server, 2);
     server.stop().unwrap();
 }
 
@@ -140,7 +192,7 @@ fn client_that_disconnects_mid_transfer_does_not_bring_the_server_down() {
 fn client_that_closes_without_sending_is_just_closed() {
     let server = start();
     drop(TcpStream::connect(server.addr()).unwrap());
-    server.stats().wait_until(|s| s.closed() == 1);
+    wait_closed(&server, 1);
     assert_eq!(server.stats().bytes_echoed(), 0);
 }
 

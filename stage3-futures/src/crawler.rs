@@ -213,7 +213,7 @@ pub struct Collected {
 /// Attaches to every `(path, future)` a done-callback that hands its outcome to `report` as
 /// it completes (completion order) and keeps it, in the order given, for
 /// [`Collected::outcomes`]. Nothing waits here: the caller runs the loop. (asyncio's `gather`
-/// would return one future of all the results instead; exercise 2 of the chapter writes it.)
+/// would return one future of all the results instead; exercise 3.2 of the chapter writes it.)
 ///
 /// Stage 4's crawler collects the futures of its tasks with it, exactly as this stage collects
 /// the futures of its callback chains.

@@ -25,8 +25,31 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
         // server must go on serving them while this connection is stuck on back-pressure.
         let load = EchoLoad { clients: 20, bytes: 256 * 1024, slow_reader: true, small_buffers: false };
         testkit::check_echo(addr, &load).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
+        assert!(
+            stats.max_buffered() <= BUFFER_LIMIT,
+            "{backend:?}: a connection buffered {} bytes, over BUFFER_LIMIT = {BUFFER_LIMIT}: the server \
+             kept reading from a client that does not read its echo (no back-pressure)",
+            stats.max_buffered()
+        );
         stats.check(load.clients as u64 + 1, BUFFER_LIMIT).unwrap_or_else(|e| panic!("{backend:?}: {e:#}"));
     }
+}
+
+#[test]
+fn a_client_that_reads_nothing_is_held_at_the_buffer_limit() {
+    // Small kernel buffers on both sides (stage 1's test kit), so the slow reader's 1 MiB
+    // cannot hide in the kernel: the server itself must stop reading at BUFFER_LIMIT.
+    let server = EchoServer::from_listener(testkit::small_buffer_listener().unwrap()).unwrap();
+    let stats = server.stats();
+    let addr = server.spawn(Selector::with_backend(Backend::Poll).unwrap()).unwrap();
+    let load = EchoLoad { clients: 2, bytes: 64 * 1024, slow_reader: true, small_buffers: true };
+    testkit::check_echo(addr, &load).unwrap();
+    assert!(
+        stats.max_buffered() <= BUFFER_LIMIT,
+        "a connection buffered {} bytes, over BUFFER_LIMIT = {BUFFER_LIMIT}: the server kept \
+         reading from a client that does not read its echo (no back-pressure)",
+        stats.max_buffered()
+    );
 }
 
 #[test]

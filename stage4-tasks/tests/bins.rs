@@ -78,3 +78,17 @@ fn fib_refuses_an_n_whose_answer_does_not_fit_in_a_u64() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.starts_with("error: bad value \"abc\" for N: "), "{}", out.stderr);
 }
+
+#[test]
+fn stage4_starve_prints_fib_and_every_page_with_a_time() {
+    let out = run(env!("CARGO_BIN_EXE_stage4-starve"), &["15"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 11, "{}", out.stdout);
+    assert!(lines.iter().any(|l| l.ends_with(" ms  fib(15) = 610")), "{}", out.stdout);
+    for page in 1..=10 {
+        let want = format!(" ms  GET /{page} -> 200");
+        assert!(lines.iter().any(|l| l.ends_with(&want)), "no line ending {want:?}: {}", out.stdout);
+    }
+    check_usage_errors(env!("CARGO_BIN_EXE_stage4-starve")).unwrap();
+}

@@ -62,7 +62,12 @@ fn get_goes_start_connecting_receiving_done() {
     let (mut conn, _) = listener.accept().unwrap();
     wait(&scheduler, &connecting);
     let receiving = yielded(get.resume(Ok(())));
-    assert_eq!(get.state(), "Receiving", "the request fit in one write, so Sending was crossed");
+    assert_eq!(
+        get.state(),
+        "Receiving",
+        "the request fit in one write, so Sending was crossed; Done here means an arm that yields \
+         does not put the state back"
+    );
     assert!(receiving.name().contains("readable"), "{}", receiving.name());
 
     assert_eq!(read_head(&mut conn), http::request_bytes(&addr.to_string(), "/7"));
