@@ -522,7 +522,13 @@ fn a_join_handle_awaited_by_another_task_wakes_it() {
             if let Some(w) = waker {
                 w.wake();
             }
-            waiter.await.unwrap()
+            timeout(GUARD, waiter)
+                .await
+                .expect(
+                    "a task awaiting a JoinHandle was never woken when that task finished: a LOST \
+                     WAKE-UP (did poll_join return Pending without storing the awaiting task's waker?)",
+                )
+                .unwrap()
         }
     });
     assert_eq!(v.unwrap(), "joined");
