@@ -2,6 +2,8 @@
 //! the pages the demo server's links lead to, each once, every one byte for byte, and the demo
 //! server never sees more requests in flight than the crawl's concurrency.
 
+mod guard;
+
 use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::thread;
@@ -12,7 +14,7 @@ use stage1_blocking::workshop::testkit;
 use stage5_async_await::{http, run};
 
 /// A broken runtime could leave the crawl waiting forever: give up with a message instead.
-const GUARD: Duration = Duration::from_secs(60);
+const GUARD: Duration = guard::WAIT;
 
 /// Crawls a fresh demo server (20 ms per request) from `/` on another thread; returns the
 /// paths visited (in the order they finished), each checked against the demo's page, and the
@@ -51,6 +53,7 @@ fn expected(max_pages: usize) -> BTreeSet<String> {
 
 #[test]
 fn the_crawl_visits_each_linked_page_once_with_at_most_concurrency_in_flight() {
+    let _guard = guard::watchdog();
     // `/` links to /1../10 and /N to /N+1: 25 pages are `/` and /1 .. /24.
     let (visited, peak, served) = crawl_demo(25, 3);
     let unique: BTreeSet<String> = visited.iter().cloned().collect();
@@ -62,6 +65,7 @@ fn the_crawl_visits_each_linked_page_once_with_at_most_concurrency_in_flight() {
 
 #[test]
 fn fewer_pages_than_the_index_links_stops_at_max_pages() {
+    let _guard = guard::watchdog();
     let (visited, peak, _) = crawl_demo(4, 2);
     assert_eq!(visited.iter().cloned().collect::<BTreeSet<_>>(), expected(4));
     assert_eq!(visited.len(), 4);
@@ -70,6 +74,7 @@ fn fewer_pages_than_the_index_links_stops_at_max_pages() {
 
 #[test]
 fn stage5_client_crawl_prints_each_page_the_peak_and_the_summary() {
+    let _guard = guard::watchdog();
     let out = testkit::run_bin(
         env!("CARGO_BIN_EXE_stage5-client"),
         &["--crawl", "/", "--max-pages", "12", "--max-concurrency", "4", "--delay", "0"],

@@ -2,6 +2,8 @@
 //! course's echo exam (stage 1's `testkit::check_echo`) on every selector backend: exact bytes
 //! back to many simultaneous clients, a slow reader included, with a bounded buffer.
 
+mod guard;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -41,6 +43,7 @@ fn start(server: Server, backend: Backend) -> (SocketAddr, Arc<EchoStats>) {
 
 #[test]
 fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
+    let _guard = guard::watchdog();
     for server in [Server::Tasks, Server::Protocol] {
         for backend in Backend::available() {
             let (addr, stats) = start(server, backend);
@@ -63,6 +66,7 @@ fn many_clients_get_their_exact_bytes_back_even_with_a_slow_reader() {
 
 #[test]
 fn an_empty_connection_is_closed_cleanly() {
+    let _guard = guard::watchdog();
     for server in [Server::Tasks, Server::Protocol] {
         let (addr, stats) = start(server, Backend::Poll);
         assert!(testkit::echo_round_trip(addr, Vec::new(), 64).unwrap().is_empty(), "{server:?}");

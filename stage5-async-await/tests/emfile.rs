@@ -1,6 +1,8 @@
 //! An accept loop out of fds must back off on a timer, not spin. Its own test binary: it
 //! lowers this process's fd limit.
 
+mod guard;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +31,7 @@ impl<F: Future> Future for CountPolls<F> {
 
 #[test]
 fn accept_backs_off_while_out_of_fds_then_recovers() {
+    let _guard = guard::watchdog();
     let polls = Rc::new(Cell::new(0));
     let accepted_peer = run({
         let polls = polls.clone();

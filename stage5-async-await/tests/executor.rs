@@ -2,6 +2,8 @@
 //! Timeouts below are *failure detectors* (a lost wake-up fails the test instead of hanging
 //! it), never synchronisation: each test passes as soon as the event it waits for happens.
 
+mod guard;
+
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -13,16 +15,18 @@ use std::time::{Duration, Instant};
 use stage5_async_await::time::{Elapsed, interval, sleep, sleep_until, timeout};
 use stage5_async_await::{JoinError, Runtime, call_at, call_later, call_soon, run, spawn, yield_now};
 
-/// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
+/// A failure detector, never a wait: shorter than the watchdog, so this message comes first.
+const GUARD: Duration = guard::WAIT;
 
 #[test]
 fn block_on_returns_the_output() {
+    let _guard = guard::watchdog();
     assert_eq!(run(async { 6 * 7 }), 42);
 }
 
 #[test]
 fn spawned_tasks_run_in_fifo_order_and_join() {
+    let _guard = guard::watchdog();
     let order = Rc::new(RefCell::new(Vec::new()));
     let out = run({
         let order = order.clone();
@@ -44,11 +48,16 @@ fn spawned_tasks_run_in_fifo_order_and_join() {
         }
     });
     assert_eq!(out, 100);
-    assert_eq!(*order.borrow(), vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        *order.borrow(),
+        vec![0, 1, 2, 3, 4],
+        "tasks ran out of spawn order: the ready queue is not FIFO"
+    );
 }
 
 #[test]
 fn yield_now_lets_the_others_run_first() {
+    let _guard = guard::watchdog();
     let log = Rc::new(RefCell::new(Vec::new()));
     run({
         let log = log.clone();
@@ -75,11 +84,16 @@ fn yield_now_lets_the_others_run_first() {
             b.await.unwrap();
         }
     });
-    assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1", "a2", "b2"]);
+    assert_eq!(
+        *log.borrow(),
+        ["a0", "b0", "a1", "b1", "a2", "b2"],
+        "tasks did not take turns at yield_now: a yielding task must go to the back of a FIFO ready queue"
+    );
 }
 
 #[test]
 fn a_panicking_task_is_reported_and_the_others_go_on() {
+    let _guard = guard::watchdog();
     let (panicked, other) = run(async {
         let bad = spawn(async {
             yield_now().await;
@@ -109,6 +123,7 @@ impl Drop for DropFlag {
 
 #[test]
 fn abort_cancels_and_runs_destructors() {
+    let _guard = guard::watchdog();
     let dropped = Rc::new(Cell::new(false));
     let result = run({
         let dropped = dropped.clone();
@@ -128,6 +143,7 @@ fn abort_cancels_and_runs_destructors() {
 
 #[test]
 fn dropping_a_join_handle_detaches_the_task() {
+    let _guard = guard::watchdog();
     let done = Rc::new(Cell::new(false));
     run({
         let done = done.clone();
@@ -139,8 +155,17 @@ fn dropping_a_join_handle_detaches_the_task() {
                 done.set(true);
                 tx.send(()).unwrap();
             }));
-            // The task still runs without its handle.
+            // The task still runs without its handle. It needs three turns, each of which
+            // comes after one of ours on a FIFO ready queue: a thousand is a bound, not a wait.
+            let mut turns = 0;
             while rx.try_recv().is_err() {
+                turns += 1;
+                assert!(
+                    turns < 1000,
+                    "the main future yielded {turns} times and the detached task never finished: \
+                     a task that keeps yielding STARVES the other ready tasks (the ready queue must \
+                     be FIFO: a woken task goes to the back), or the detached task's wake was lost"
+                );
                 yield_now().await;
             }
         }
@@ -150,6 +175,7 @@ fn dropping_a_join_handle_detaches_the_task() {
 
 #[test]
 fn dropping_the_runtime_cancels_pending_tasks() {
+    let _guard = guard::watchdog();
     let dropped = Rc::new(Cell::new(false));
     let rt = Runtime::new().unwrap();
     let handle = rt.spawn({
@@ -168,6 +194,7 @@ fn dropping_the_runtime_cancels_pending_tasks() {
 
 #[test]
 fn a_future_that_wakes_itself_during_poll_is_polled_again() {
+    let _guard = guard::watchdog();
     let mut polls = 0;
     run(poll_fn(|cx| {
         polls += 1;
@@ -181,6 +208,31 @@ fn a_future_that_wakes_itself_during_poll_is_polled_again() {
     assert_eq!(polls, 1000);
 }
 
+#[test]
+fn a_spawned_task_that_wakes_itself_during_its_poll_is_polled_again() {
+    let _guard = guard::watchdog();
+    // `yield_now` wakes the task from *inside* its own poll: the wake must queue it again, so
+    // the task's "queued" flag has to be cleared before the poll, not after.
+    let polls = run(async {
+        let task = spawn(async {
+            let mut polls = 1;
+            for _ in 0..100 {
+                yield_now().await;
+                polls += 1;
+            }
+            polls
+        });
+        timeout(GUARD, task).await.unwrap_or_else(|_| {
+            panic!(
+                "a spawned task that called yield_now() was never polled again (LOST WAKE-UP): its \
+                 wake came during its poll while it still counted as queued, and was dropped \
+                 (clear the queued flag before the poll)"
+            )
+        })
+    });
+    assert_eq!(polls.unwrap(), 101);
+}
+
 /// The loop thread's scheduler state from /proc ('S' = asleep in a syscall such as epoll_wait).
 fn thread_state(tid: u64) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
@@ -190,6 +242,7 @@ fn thread_state(tid: u64) -> Option<char> {
 
 #[test]
 fn a_waker_sent_to_another_thread_wakes_the_loop_asleep_in_the_selector() {
+    let _guard = guard::watchdog();
     let tid = stage5_async_await::sys::thread_id();
     let (tx, rx) = mpsc::channel::<Waker>();
     let helper = std::thread::spawn(move || {
@@ -217,6 +270,7 @@ fn a_waker_sent_to_another_thread_wakes_the_loop_asleep_in_the_selector() {
 
 #[test]
 fn wakes_racing_with_the_loop_going_to_sleep_are_never_lost() {
+    let _guard = guard::watchdog();
     // Each round hands a waker to a fresh thread that wakes it at once: sometimes before the
     // loop checks its queues, sometimes between the check and epoll_wait, sometimes during.
     let rounds = run(async {
@@ -242,6 +296,7 @@ fn wakes_racing_with_the_loop_going_to_sleep_are_never_lost() {
 
 #[test]
 fn each_thread_runs_its_own_runtime() {
+    let _guard = guard::watchdog();
     let threads: Vec<_> = (0..2)
         .map(|i| {
             std::thread::spawn(move || {
@@ -260,6 +315,7 @@ fn each_thread_runs_its_own_runtime() {
 
 #[test]
 fn timers_fire_in_deadline_order() {
+    let _guard = guard::watchdog();
     // Order only, never elapsed time: however long the machine takes between computing the
     // deadlines and arming them, the heap hands out what is due earliest first.
     let called = Rc::new(RefCell::new(Vec::new()));
@@ -311,6 +367,7 @@ fn timers_fire_in_deadline_order() {
 
 #[test]
 fn sleep_never_completes_before_its_deadline() {
+    let _guard = guard::watchdog();
     run(async {
         let start = Instant::now();
         let deadline = start + Duration::from_millis(20);
@@ -321,6 +378,7 @@ fn sleep_never_completes_before_its_deadline() {
 
 #[test]
 fn cancelled_callbacks_never_run() {
+    let _guard = guard::watchdog();
     let ran = Rc::new(RefCell::new(Vec::new()));
     run({
         let ran = ran.clone();
@@ -347,6 +405,7 @@ fn cancelled_callbacks_never_run() {
 
 #[test]
 fn cancelling_a_callback_whose_captures_touch_the_timers_does_not_panic() {
+    let _guard = guard::watchdog();
     // The cancelled callback is dropped, and with it what it captured: here an armed Sleep,
     // whose destructor disarms its own timer. Dropping it while the timer heap was still
     // borrowed (by cancel itself) was a "RefCell already borrowed" panic.
@@ -365,6 +424,7 @@ fn cancelling_a_callback_whose_captures_touch_the_timers_does_not_panic() {
 
 #[test]
 fn a_panicking_callback_leaves_the_loop_running() {
+    let _guard = guard::watchdog();
     let ran = Rc::new(Cell::new(false));
     run({
         let ran = ran.clone();
@@ -380,6 +440,7 @@ fn a_panicking_callback_leaves_the_loop_running() {
 
 #[test]
 fn timeout_gives_the_output_when_the_future_wins() {
+    let _guard = guard::watchdog();
     let r = run(timeout(Duration::from_secs(10), async {
         sleep(Duration::from_millis(1)).await;
         7
@@ -389,6 +450,7 @@ fn timeout_gives_the_output_when_the_future_wins() {
 
 #[test]
 fn timeout_drops_the_future_when_time_wins() {
+    let _guard = guard::watchdog();
     let dropped = Rc::new(Cell::new(false));
     let r = run({
         let dropped = dropped.clone();
@@ -403,12 +465,14 @@ fn timeout_drops_the_future_when_time_wins() {
 
 #[test]
 fn timeout_zero_still_lets_a_ready_future_win() {
+    let _guard = guard::watchdog();
     assert_eq!(run(timeout(Duration::ZERO, async { 1 })), Ok(1));
     assert_eq!(run(timeout(Duration::ZERO, std::future::pending::<()>())), Err(Elapsed));
 }
 
 #[test]
 fn interval_ticks_on_schedule_without_bursts() {
+    let _guard = guard::watchdog();
     run(async {
         let period = Duration::from_millis(3);
         let mut ticker = interval(period);
@@ -442,6 +506,7 @@ impl Future for Gate {
 
 #[test]
 fn a_join_handle_awaited_by_another_task_wakes_it() {
+    let _guard = guard::watchdog();
     let gate = Rc::new(RefCell::new((false, None::<Waker>)));
     let v = run({
         let gate = gate.clone();
@@ -457,7 +522,13 @@ fn a_join_handle_awaited_by_another_task_wakes_it() {
             if let Some(w) = waker {
                 w.wake();
             }
-            waiter.await.unwrap()
+            timeout(GUARD, waiter)
+                .await
+                .expect(
+                    "a task awaiting a JoinHandle was never woken when that task finished: a LOST \
+                     WAKE-UP (did poll_join return Pending without storing the awaiting task's waker?)",
+                )
+                .unwrap()
         }
     });
     assert_eq!(v.unwrap(), "joined");
@@ -465,6 +536,7 @@ fn a_join_handle_awaited_by_another_task_wakes_it() {
 
 #[test]
 fn iteration_time_is_read_once_per_iteration() {
+    let _guard = guard::watchdog();
     run(async {
         let first = stage5_async_await::iteration_time();
         // No `.await` in between: still the same iteration, so the very same instant, and
@@ -482,6 +554,7 @@ fn iteration_time_is_read_once_per_iteration() {
 
 #[test]
 fn duration_max_means_never_for_sleep_timeout_call_later_and_interval() {
+    let _guard = guard::watchdog();
     run(async {
         // A sleep for ever loses against any finite timeout...
         assert_eq!(timeout(Duration::from_millis(1), sleep(Duration::MAX)).await, Err(Elapsed));
@@ -525,6 +598,7 @@ async fn holds_a_panicking_guard() {
 
 #[test]
 fn a_destructor_that_panics_in_an_aborted_task_is_reported_through_its_join_handle() {
+    let _guard = guard::watchdog();
     let runtime = Runtime::new().unwrap();
     let after = runtime.block_on(async {
         let task = spawn(holds_a_panicking_guard());

@@ -1,6 +1,8 @@
 //! No fd leaks: aborted tasks, dropped sockets and dropped runtimes give back every fd.
 //! One #[test] in its own binary, because tests in one process share the fd table.
 
+mod guard;
+
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -16,6 +18,7 @@ fn open_fds() -> usize {
 
 #[test]
 fn aborting_tasks_and_dropping_the_runtime_closes_every_fd() {
+    let _guard = guard::watchdog();
     if !std::path::Path::new("/proc/self/fd").exists() {
         eprintln!("no /proc/self/fd on this system: nothing to count");
         return;

@@ -1,6 +1,8 @@
 //! The async HTTP/1.0 GET takes the course's crawler exam (stage 1's `testkit::check_crawler`)
 //! on every selector backend, and many GETs run at once under a semaphore.
 
+mod guard;
+
 use std::cell::Cell;
 
 use stage1_blocking::workshop::demo::{DemoConfig, DemoServer};
@@ -12,6 +14,7 @@ use stage5_async_await::{Runtime, http, run};
 
 #[test]
 fn the_async_get_passes_the_crawler_exam_on_every_backend() {
+    let _guard = guard::watchdog();
     // Every page whole and trickled, a 404, garbage, truncated and endless responses: all the
     // GETs of one crawl run at once in one task, as in stage5-client.
     for backend in Backend::available() {
@@ -27,12 +30,14 @@ fn the_async_get_passes_the_crawler_exam_on_every_backend() {
 
 #[test]
 fn a_closed_port_is_a_refused_connection() {
+    let _guard = guard::watchdog();
     let err = run(http::get(testkit::refused_addr().unwrap(), "/1")).unwrap_err();
     testkit::check_refused(&err).unwrap();
 }
 
 #[test]
 fn concurrent_gets_return_the_demo_pages_with_at_most_n_in_flight() {
+    let _guard = guard::watchdog();
     let server = DemoServer::start(DemoConfig::instant()).unwrap();
     let addr = server.addr();
     let (outcomes, peak) = run(async move {

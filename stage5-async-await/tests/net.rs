@@ -1,5 +1,7 @@
 //! TCP and UDP on the reactor, over real loopback sockets.
 
+mod guard;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
@@ -11,8 +13,8 @@ use stage5_async_await::net::{TcpListener, TcpStream, UdpSocket};
 use stage5_async_await::time::timeout;
 use stage5_async_await::{run, spawn, yield_now};
 
-/// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
+/// A failure detector, never a wait: shorter than the watchdog, so this message comes first.
+const GUARD: Duration = guard::WAIT;
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -26,6 +28,7 @@ async fn echo(stream: TcpStream) {
 
 #[test]
 fn echo_round_trip_over_loopback() {
+    let _guard = guard::watchdog();
     run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -49,6 +52,7 @@ fn echo_round_trip_over_loopback() {
 
 #[test]
 fn large_writes_survive_partial_writes_and_reads() {
+    let _guard = guard::watchdog();
     // 4 MiB in one write_all: far more than the socket buffers hold, so the writer must
     // wait for writability many times while the reader drains.
     let payload = stage1_blocking::workshop::testkit::payload(7, 4 * 1024 * 1024);
@@ -73,6 +77,7 @@ fn large_writes_survive_partial_writes_and_reads() {
 
 #[test]
 fn connecting_to_a_refused_port_is_an_error_not_a_hang() {
+    let _guard = guard::watchdog();
     let addr = stage1_blocking::workshop::testkit::refused_addr().unwrap();
     let err = run(async move { timeout(GUARD, TcpStream::connect(addr)).await.expect("connect hung") })
         .err()
@@ -82,6 +87,7 @@ fn connecting_to_a_refused_port_is_an_error_not_a_hang() {
 
 #[test]
 fn connect_timeout_connects_when_the_peer_is_there() {
+    let _guard = guard::watchdog();
     let listener = std::net::TcpListener::bind(localhost()).unwrap();
     let addr = listener.local_addr().unwrap();
     run(async move {
@@ -96,6 +102,7 @@ fn connect_timeout_connects_when_the_peer_is_there() {
 
 #[test]
 fn the_runtime_talks_to_blocking_std_peers() {
+    let _guard = guard::watchdog();
     // A plain blocking thread on one side, our runtime on the other.
     let listener = std::net::TcpListener::bind(localhost()).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -118,6 +125,7 @@ fn the_runtime_talks_to_blocking_std_peers() {
 
 #[test]
 fn two_tasks_share_one_stream_one_reading_one_writing() {
+    let _guard = guard::watchdog();
     run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -146,6 +154,7 @@ fn two_tasks_share_one_stream_one_reading_one_writing() {
 
 #[test]
 fn udp_send_to_and_recv_from() {
+    let _guard = guard::watchdog();
     run(async {
         let a = UdpSocket::bind(localhost()).unwrap();
         let b = UdpSocket::bind(localhost()).unwrap();
@@ -182,6 +191,7 @@ fn connections_that_fit(wanted: usize) -> usize {
 
 #[test]
 fn ten_thousand_concurrent_tasks_each_do_a_tcp_round_trip() {
+    let _guard = guard::watchdog();
     let n = connections_that_fit(10_000);
     let total = run(async move {
         let listener = TcpListener::bind(localhost()).unwrap();
@@ -225,6 +235,7 @@ fn ten_thousand_concurrent_tasks_each_do_a_tcp_round_trip() {
 /// guard turns that into a failure).
 #[test]
 fn data_and_fin_in_one_event_still_reach_eof() {
+    let _guard = guard::watchdog();
     run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -257,6 +268,7 @@ fn data_and_fin_in_one_event_still_reach_eof() {
 /// bookkeeping; bytes that arrive later raise a new event and are read normally.
 #[test]
 fn bytes_after_a_short_read_raise_a_new_event() {
+    let _guard = guard::watchdog();
     run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -274,6 +286,7 @@ fn bytes_after_a_short_read_raise_a_new_event() {
 
 #[test]
 fn connect_timeout_of_duration_max_means_no_limit() {
+    let _guard = guard::watchdog();
     run(async {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,5 +1,7 @@
 //! Subprocesses, signals and the protocol adapter, over real pipes, processes and sockets.
 
+mod guard;
+
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
@@ -14,11 +16,12 @@ use stage5_async_await::signal::{SIGUSR1, SIGUSR2, Signal};
 use stage5_async_await::time::timeout;
 use stage5_async_await::{run, spawn};
 
-/// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
+/// A failure detector, never a wait: shorter than the watchdog, so this message comes first.
+const GUARD: Duration = guard::WAIT;
 
 #[test]
 fn child_lines_arrive_in_order_with_the_exit_status() {
+    let _guard = guard::watchdog();
     let (lines, errors, status) = run(async {
         let mut child = process::spawn(
             Command::new("sh").arg("-c").arg("for i in 1 2 3; do echo line $i; done; echo oops >&2; exit 3"),
@@ -44,6 +47,7 @@ fn child_lines_arrive_in_order_with_the_exit_status() {
 
 #[test]
 fn waiting_for_a_child_that_outlives_its_pipes() {
+    let _guard = guard::watchdog();
     // stdout closes at once (exec'd sleep keeps nothing open... it inherits the pipe, so
     // close it explicitly), the exit comes later: wait must sleep on the pidfd/SIGCHLD.
     let status = run(async {
@@ -58,12 +62,14 @@ fn waiting_for_a_child_that_outlives_its_pipes() {
 
 #[test]
 fn spawning_a_missing_program_is_an_error() {
+    let _guard = guard::watchdog();
     let err = run(async { process::spawn(&mut Command::new("/nonexistent/program")).err().unwrap() });
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
 }
 
 #[test]
 fn a_signal_wakes_the_task_waiting_for_it() {
+    let _guard = guard::watchdog();
     run(async {
         let mut usr1 = Signal::new(SIGUSR1).unwrap();
         let waiter = spawn(async move {
@@ -79,6 +85,7 @@ fn a_signal_wakes_the_task_waiting_for_it() {
 
 #[test]
 fn each_delivery_is_reported_once() {
+    let _guard = guard::watchdog();
     run(async {
         let mut usr2 = Signal::new(SIGUSR2).unwrap();
         for _ in 0..3 {
@@ -115,6 +122,7 @@ impl Protocol for Echo {
 
 #[test]
 fn a_protocol_echoes_and_sees_every_callback() {
+    let _guard = guard::watchdog();
     let log = Rc::new(RefCell::new(Vec::new()));
     let reply = run({
         let log = log.clone();
@@ -149,6 +157,7 @@ fn a_protocol_echoes_and_sees_every_callback() {
 
 #[test]
 fn a_dropped_signal_wait_leaves_no_waker_behind() {
+    let _guard = guard::watchdog();
     // SIGWINCH: no other test of this binary uses it, and it is never raised here, so the only
     // waits on it are ours.
     let signum = libc::SIGWINCH;
@@ -197,6 +206,7 @@ async fn until_reaped(pid: u32, what: &str) {
 #[test]
 #[cfg(target_os = "linux")] // see until_reaped
 fn a_dropped_child_is_reaped_in_the_background() {
+    let _guard = guard::watchdog();
     run(async {
         // The child waits for a line on stdin: dropping the Child closes stdin, so it exits
         // *after* the drop, while nobody waits for it any more.
@@ -212,6 +222,7 @@ fn a_dropped_child_is_reaped_in_the_background() {
 #[test]
 #[cfg(target_os = "linux")] // see until_reaped
 fn kill_on_drop_stops_the_child_of_an_aborted_wait() {
+    let _guard = guard::watchdog();
     run(async {
         let pid = Rc::new(std::cell::Cell::new(0));
         let waiter = spawn({
@@ -233,6 +244,7 @@ fn kill_on_drop_stops_the_child_of_an_aborted_wait() {
 #[test]
 #[cfg(target_os = "linux")] // see until_reaped
 fn a_child_dropped_outside_any_runtime_is_reaped_too() {
+    let _guard = guard::watchdog();
     let mut command = Command::new("sh");
     command.arg("-c").arg("read line").stdin(std::process::Stdio::piped());
     // Spawned inside a runtime, dropped after it is gone: a thread reaps it.
@@ -258,6 +270,7 @@ impl Protocol for SharedEcho {
 
 #[test]
 fn an_idle_protocol_connection_holds_no_buffer() {
+    let _guard = guard::watchdog();
     run(async {
         let listener = TcpListener::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();

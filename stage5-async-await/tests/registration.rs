@@ -5,6 +5,8 @@
 //! One #[test] in its own binary: fd numbers are shared by the whole process, and the test
 //! relies on the kernel giving out the lowest free number.
 
+mod guard;
+
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
@@ -13,8 +15,8 @@ use stage5_async_await::net::{TcpListener, TcpStream};
 use stage5_async_await::time::timeout;
 use stage5_async_await::{Runtime, registered_fds, spawn};
 
-/// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: std::time::Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
+/// A failure detector, never a wait: shorter than the watchdog, so this message comes first.
+const GUARD: std::time::Duration = guard::WAIT;
 
 /// Sends `msg` and reads the echo back, whole.
 async fn round_trip(stream: &TcpStream, msg: &[u8]) -> Vec<u8> {
@@ -26,6 +28,7 @@ async fn round_trip(stream: &TcpStream, msg: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_dropped_stream_leaves_the_reactor_before_its_fd_number_serves_the_next_socket() {
+    let _guard = guard::watchdog();
     for backend in Backend::available() {
         Runtime::with_backend(backend).unwrap().block_on(async {
             let checked = timeout(GUARD, async {

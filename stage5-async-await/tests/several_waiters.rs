@@ -4,6 +4,8 @@
 //! first, which then slept forever with data waiting. Every test runs on both backends, under
 //! a guard: a displaced waiter shows up as the guard's failure, not as a hang.
 
+mod guard;
+
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -15,8 +17,8 @@ use stage5_async_await::net::{TcpListener, TcpStream, UdpSocket};
 use stage5_async_await::time::timeout;
 use stage5_async_await::{Runtime, spawn, waiters_on, yield_now};
 
-/// A failure detector, never a wait: stage 1's test-socket timeout.
-const GUARD: Duration = stage1_blocking::workshop::testkit::SAFETY_TIMEOUT;
+/// A failure detector, never a wait: shorter than the watchdog, so this message comes first.
+const GUARD: Duration = guard::WAIT;
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -35,6 +37,7 @@ fn on_each_backend<F: std::future::Future<Output = ()>>(what: &str, test: impl F
 
 #[test]
 fn two_tasks_receive_on_one_udp_socket() {
+    let _guard = guard::watchdog();
     on_each_backend("recv_from", || async {
         let socket = Rc::new(UdpSocket::bind(localhost()).unwrap());
         let addr = socket.local_addr().unwrap();
@@ -63,6 +66,7 @@ fn two_tasks_receive_on_one_udp_socket() {
 
 #[test]
 fn two_tasks_accept_on_one_listener() {
+    let _guard = guard::watchdog();
     on_each_backend("accept", || async {
         let listener = Rc::new(TcpListener::bind(localhost()).unwrap());
         let addr = listener.local_addr().unwrap();
@@ -88,6 +92,7 @@ fn two_tasks_accept_on_one_listener() {
 
 #[test]
 fn two_tasks_write_all_on_one_stream() {
+    let _guard = guard::watchdog();
     const EACH: usize = 512 * 1024;
     on_each_backend("write_all", || async {
         // Small kernel buffers on both ends, so each writer fills them and has to wait.
@@ -123,6 +128,7 @@ fn two_tasks_write_all_on_one_stream() {
 
 #[test]
 fn a_waiting_future_that_is_dropped_takes_its_waker_out() {
+    let _guard = guard::watchdog();
     on_each_backend("dropped waiters", || async {
         let socket = Rc::new(UdpSocket::bind(localhost()).unwrap());
         let fd = socket.as_raw_fd();

@@ -2,6 +2,8 @@
 //! spawned tasks, the reactor's wake fd for wakes from other threads, and the timer heap.
 //! No assertion depends on timing: orders are forced through channels and counters.
 
+mod guard;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ fn runtime() -> Runtime {
 
 #[test]
 fn producer_and_consumer_tasks_respect_the_channel_bound() {
+    let _guard = guard::watchdog();
     const CAPACITY: usize = 2;
     let log = Rc::new(RefCell::new(Vec::new()));
     let (tx, mut rx) = mpsc::channel(CAPACITY);
@@ -57,6 +60,7 @@ fn producer_and_consumer_tasks_respect_the_channel_bound() {
 
 #[test]
 fn a_semaphore_caps_how_many_tasks_are_inside() {
+    let _guard = guard::watchdog();
     const LIMIT: usize = 3;
     let semaphore = Rc::new(Semaphore::new(LIMIT));
     let inside = Rc::new(Cell::new(0usize));
@@ -87,6 +91,7 @@ fn a_semaphore_caps_how_many_tasks_are_inside() {
 
 #[test]
 fn a_mutex_held_across_awaits_keeps_critical_sections_whole() {
+    let _guard = guard::watchdog();
     let mutex = Rc::new(Mutex::new(Vec::new()));
     runtime().block_on(async {
         let tasks: Vec<_> = (0..4)
@@ -112,6 +117,7 @@ fn a_mutex_held_across_awaits_keeps_critical_sections_whole() {
 
 #[test]
 fn spawn_blocking_result_and_panic_reach_the_loop_from_a_pool_thread() {
+    let _guard = guard::watchdog();
     let (sum, failed) = runtime().block_on(async {
         // Nothing else is ready while these run, so the loop goes to sleep in the selector
         // and only the pool thread's wake (remote queue + wake fd) brings it back.
@@ -125,6 +131,7 @@ fn spawn_blocking_result_and_panic_reach_the_loop_from_a_pool_thread() {
 
 #[test]
 fn a_channel_fed_from_a_plain_thread_wakes_the_loop() {
+    let _guard = guard::watchdog();
     let (tx, mut rx) = mpsc::channel(1);
     let feeder = std::thread::spawn(move || {
         for i in 0..50u32 {
@@ -155,6 +162,7 @@ fn a_channel_fed_from_a_plain_thread_wakes_the_loop() {
 
 #[test]
 fn as_completed_over_spawned_tasks_follows_the_order_they_finish() {
+    let _guard = guard::watchdog();
     let order = runtime().block_on(async {
         let mut senders = Vec::new();
         let mut tasks = Vec::new();
@@ -179,6 +187,7 @@ fn as_completed_over_spawned_tasks_follows_the_order_they_finish() {
 
 #[test]
 fn select_with_a_timer_cancels_the_losing_receive() {
+    let _guard = guard::watchdog();
     let (tx, rx) = oneshot::channel::<u8>();
     let outcome = runtime().block_on(async { select(rx, time::sleep(Duration::from_millis(1))).await });
     assert!(matches!(outcome, Either::Right(())), "nobody sends, so the timer wins");
@@ -189,6 +198,7 @@ fn select_with_a_timer_cancels_the_losing_receive() {
 
 #[test]
 fn an_event_releases_every_waiting_task() {
+    let _guard = guard::watchdog();
     let event = Arc::new(Event::new());
     let released = runtime().block_on(async {
         let waiters: Vec<_> = (0..5)

@@ -365,7 +365,11 @@ mod tests {
         drop(held);
         // The permit went to the first waiter, not back into the pool...
         assert_eq!((w1.count(), w2.count()), (1, 0));
-        assert_eq!(sem.available_permits(), 0);
+        assert_eq!(
+            sem.available_permits(),
+            0,
+            "a released permit must be handed to the first waiter, not put back where a newcomer can BARGE in"
+        );
         // ...so a newcomer cannot barge ahead of the second waiter.
         assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
         // Polling the second waiter first does not steal the first waiter's permit.

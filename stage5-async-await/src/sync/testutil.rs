@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 /// Wakes a parked thread. The flag makes a wake that arrives before `park` not get lost.
 struct ThreadWaker {
@@ -27,23 +28,42 @@ impl Wake for ThreadWaker {
     }
 }
 
+/// How long [`block_on`] lets a future go without finishing before it fails the test. A
+/// failure detector, never a wait: every test here finishes in milliseconds.
+const GUARD: Duration = Duration::from_secs(10);
+
 /// Runs a future to completion on the current thread, sleeping in `park` while it is pending.
 ///
-/// If the future returns `Pending` without arranging a wake-up, this hangs: exactly the bug the
-/// tests want to expose (the test harness's timeout then reports it).
+/// A future that returns `Pending` without arranging a wake-up is exactly the bug these tests
+/// want to expose: it would sleep here for ever, so after [`GUARD`] the test fails instead and
+/// names the lost wake-up. A future that keeps waking itself without finishing fails the same
+/// way after [`GUARD`].
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let signal = Arc::new(ThreadWaker { thread: thread::current(), woken: AtomicBool::new(false) });
     let waker = Waker::from(signal.clone());
     let mut cx = Context::from_waker(&waker);
+    let deadline = Instant::now() + GUARD;
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
         // park() may return spuriously; only a real wake ends the wait.
         while !signal.woken.swap(false, Ordering::Acquire) {
-            thread::park();
+            let now = Instant::now();
+            if now >= deadline {
+                panic!(
+                    "block_on: the future is still Pending after {GUARD:?} and nothing woke it: a \
+                     LOST WAKE-UP (a Pending returned without its waker stored where the event \
+                     will find it, or a waker dropped with its waiter)"
+                );
+            }
+            thread::park_timeout(deadline - now);
         }
+        assert!(
+            Instant::now() < deadline,
+            "block_on: the future keeps waking itself without finishing after {GUARD:?} (a busy loop)"
+        );
     }
 }
 
