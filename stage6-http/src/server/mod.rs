@@ -46,7 +46,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex as StdMutex};
 use std::thread;
-use threads::{Shared, run_worker};
+use threads::{Shared, ShutdownSignals, run_worker};
 
 /// A bound server, not running yet.
 pub struct Server {
@@ -84,9 +84,11 @@ impl Server {
     /// signal stops at once. Workers 1..N run on new threads, worker 0 on this one, which
     /// also watches for the signals.
     pub fn run(self) -> io::Result<ServeStats> {
+        // Before any worker runs: a signal sent once the server has answered anything is seen.
+        let signals = ShutdownSignals::new()?;
         let (shared, mut handle) = self.spawn_workers(1)?;
         let first = handle.first.take();
-        let result = run_worker(first, shared.clone(), true);
+        let result = run_worker(first, shared.clone(), Some(signals));
         // Worker 0 only returns once shutdown began (or it failed): make sure the others
         // stop too, and wait for them.
         let joined = handle.stop_and_join();
@@ -132,7 +134,7 @@ impl Server {
             let shared = shared.clone();
             let thread = thread::Builder::new()
                 .name(format!("stage6-worker-{i}"))
-                .spawn(move || run_worker(Some(listener), shared, false))?;
+                .spawn(move || run_worker(Some(listener), shared, None))?;
             handle.threads.push(thread);
         }
         Ok((shared, handle))

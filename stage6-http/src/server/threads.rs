@@ -9,7 +9,7 @@ use stage1_blocking::workshop::lock;
 use stage2_select_callbacks::trace;
 use stage5_async_await::combinators::select;
 use stage5_async_await::net::TcpListener;
-use stage5_async_await::signal::{SIGTERM, shutdown_signal};
+use stage5_async_await::signal::{SIGINT, SIGTERM, Signal};
 use stage5_async_await::sync::event::Event;
 use stage5_async_await::time::timeout;
 use stage5_async_await::{Runtime, spawn};
@@ -40,11 +40,12 @@ pub(super) struct Shared {
 
 // ANCHOR: run_worker
 /// One worker: a runtime that accepts until shutdown begins, then drains. Worker 0 of
-/// [`Server::run`] also watches for SIGINT/SIGTERM.
+/// [`Server::run`] also watches for SIGINT/SIGTERM, through `signals` made before any worker
+/// started (see [`ShutdownSignals`]).
 pub(super) fn run_worker(
     listener: Option<std::net::TcpListener>,
     shared: Arc<Shared>,
-    watch: bool,
+    signals: Option<ShutdownSignals>,
 ) -> io::Result<()> {
     let Some(listener) = listener else {
         return Ok(());
@@ -57,8 +58,8 @@ pub(super) fn run_worker(
     let result = runtime.block_on(async {
         // Detached: they live as long as the runtime (dropped with it at the end).
         drop(spawn(tick_date(worker.clone())));
-        if watch {
-            drop(spawn(watch_signals(shared.clone())));
+        if let Some(signals) = signals {
+            drop(spawn(watch_signals(shared.clone(), signals)));
         }
         let listener = TcpListener::from_std(listener)?;
         accept_loop(listener, worker.clone(), &shared.shutdown).await;
@@ -109,27 +110,50 @@ async fn drain(worker: &Worker, shared: &Shared) {
 
 /// Worker 0's signal watcher: the first SIGINT/SIGTERM begins the graceful shutdown of every
 /// worker, a second one aborts it.
-async fn watch_signals(shared: Arc<Shared>) {
+async fn watch_signals(shared: Arc<Shared>, mut signals: ShutdownSignals) {
     let name = |signal| if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
-    match shutdown_signal().await {
-        // writeln! with the error ignored, not eprintln!, which panics once stderr has gone.
-        Ok(signal) => {
-            let _ = writeln!(
-                io::stderr(),
-                "stage6-server: {}: no new connections; finishing requests in flight (up to {:?}; send it again to stop now)",
-                name(signal),
-                shared.config.shutdown_timeout
-            );
-        }
-        Err(e) => {
-            let _ = writeln!(io::stderr(), "stage6-server: cannot watch SIGINT/SIGTERM: {e}");
-            return;
-        }
-    }
+    let signal = signals.next().await;
+    // writeln! with the error ignored, not eprintln!, which panics once stderr has gone.
+    let _ = writeln!(
+        io::stderr(),
+        "stage6-server: {}: no new connections; finishing requests in flight (up to {:?}; send it again to stop now)",
+        name(signal),
+        shared.config.shutdown_timeout
+    );
     shared.shutdown.set();
-    if let Ok(signal) = shutdown_signal().await {
-        let _ = writeln!(io::stderr(), "stage6-server: {} again: stopping now", name(signal));
-        shared.abort.set();
+    let signal = signals.next().await;
+    let _ = writeln!(io::stderr(), "stage6-server: {} again: stopping now", name(signal));
+    shared.abort.set();
+}
+
+/// SIGINT and SIGTERM, watched from the moment this is made: [`Server::run`] makes it before
+/// any worker starts, so a signal sent once the server answers anything is never missed (nor
+/// does it kill the process with the default action, as it would before the handlers exist).
+pub(super) struct ShutdownSignals {
+    int: Signal,
+    term: Signal,
+}
+
+impl ShutdownSignals {
+    /// Installs the handlers (once per process) and starts counting deliveries.
+    pub(super) fn new() -> io::Result<ShutdownSignals> {
+        Ok(ShutdownSignals { int: Signal::new(SIGINT)?, term: Signal::new(SIGTERM)? })
+    }
+
+    /// The next SIGINT or SIGTERM, whichever comes first.
+    async fn next(&mut self) -> std::ffi::c_int {
+        let mut int = std::pin::pin!(self.int.recv());
+        let mut term = std::pin::pin!(self.term.recv());
+        poll_fn(|cx| {
+            if int.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(SIGINT);
+            }
+            if term.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(SIGTERM);
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 // ANCHOR_END: drain
