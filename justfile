@@ -30,7 +30,7 @@ run N *ARGS:
 
 # The book's exercises: `just exercise list`, `just exercise check 2.4`, solve ID, reset ID, show ID
 exercise *ARGS:
-    scripts/exercise.sh "$@"
+    @scripts/exercise.sh "$@"
 
 # Run every test of the workspace (the README's test command)
 test:

@@ -80,7 +80,7 @@ fi
 # --- optional tools ------------------------------------------------------------------------
 have_tools=""
 lack_tools=""
-for tool in just mdbook curl wrk python3 valgrind; do
+for tool in just mdbook curl nc wrk python3 valgrind; do
   if command -v "$tool" >/dev/null 2>&1; then
     have_tools="$have_tools $tool"
   else
