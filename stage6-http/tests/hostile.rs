@@ -1022,15 +1022,11 @@ fn shutdown_ends_on_time_whatever_the_clients_are_doing() {
 
 // --- 10. out of file descriptors ----------------------------------------------------------------
 
-#[test]
-fn a_server_out_of_descriptors_serves_the_waiting_clients_as_descriptors_free_up() {
-    // `stage6-server` with room for about a dozen connections (ulimit -n 24), and 40 clients
-    // at once, each asking for one answer and `Connection: close`. Past the limit, accept
-    // fails with EMFILE and the rest wait in the kernel's queue; as answered connections
-    // close, the waiting ones must be accepted and answered, all 40, with no client closing
-    // anything first (a server that dropped or forgot them would leave some waiting forever).
-    let _guard = shared();
-    let command = format!("ulimit -n 24 && exec {} --addr 127.0.0.1:0", env!("CARGO_BIN_EXE_stage6-server"));
+/// `stage6-server` (one worker) started by `sh` under `ulimit -n fds`; returns the child and
+/// the address from its banner. The caller kills it.
+fn server_under_ulimit(fds: u32) -> (std::process::Child, SocketAddr) {
+    let command =
+        format!("ulimit -n {fds} && exec {} --addr 127.0.0.1:0", env!("CARGO_BIN_EXE_stage6-server"));
     let mut child = std::process::Command::new("sh")
         .args(["-c", &command])
         .stdout(std::process::Stdio::piped())
@@ -1046,6 +1042,28 @@ fn a_server_out_of_descriptors_serves_the_waiting_clients_as_descriptors_free_up
         .and_then(|rest| rest.split([' ', '\n']).next())
         .and_then(|addr| addr.parse().ok())
         .unwrap_or_else(|| panic!("no address in {banner:?}"));
+    (child, addr)
+}
+
+/// Is `answer` the server's "out of room, come back in a second"?
+fn is_503_retry_after(answer: &[u8]) -> bool {
+    let answer = String::from_utf8_lossy(answer);
+    answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n")
+        && answer.contains("\r\nRetry-After: 1\r\n")
+        && answer.contains("\r\nConnection: close\r\n")
+}
+
+#[test]
+fn a_server_out_of_descriptors_serves_the_waiting_clients_as_descriptors_free_up() {
+    // `stage6-server` with room for about a dozen connections (ulimit -n 24), and 40 clients
+    // at once, each asking for one answer and `Connection: close`. Past the limit, accept
+    // fails with EMFILE and the rest wait in the kernel's queue (but for the one in a while
+    // that the spare descriptor lets the server turn away with a 503); as answered
+    // connections close, the waiting ones must be accepted and answered, all 40, with no
+    // client closing anything first (a server that dropped or forgot them would leave some
+    // waiting forever).
+    let _guard = shared();
+    let (mut child, addr) = server_under_ulimit(24);
     let clients: Vec<TcpStream> = (0..40)
         .map(|_| {
             let mut stream = connect(addr);
@@ -1057,10 +1075,76 @@ fn a_server_out_of_descriptors_serves_the_waiting_clients_as_descriptors_free_up
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).unwrap();
         assert!(
-            answer.ends_with(b"\r\n\r\nHello, World!"),
+            answer.ends_with(b"\r\n\r\nHello, World!") || is_503_retry_after(&answer),
             "client {i}: {:?}",
             String::from_utf8_lossy(&answer)
         );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_client_arriving_while_the_server_is_out_of_descriptors_gets_503_then_200_once_they_free_up() {
+    // Keep-alive clients are served and held open, one after another, until the server has no
+    // descriptor left for the next one. That one must not wait in the kernel's queue for a
+    // descriptor that nobody is about to free: the server gives up its spare descriptor to
+    // accept it and answers 503 with Retry-After. Once the held clients leave, a new client is
+    // served again.
+    let _guard = shared();
+    let (mut child, addr) = server_under_ulimit(32);
+    let mut held = Vec::new();
+    let refused = loop {
+        assert!(held.len() < 64, "64 connections served under ulimit -n 32: the limit did not apply");
+        let mut stream = connect(addr);
+        stream.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut first = [0u8; 12];
+        if let Err(e) = stream.read_exact(&mut first) {
+            panic!(
+                "client {}: no answer ({e}): the server waited out EMFILE silently instead of \
+                 answering 503 from its spare descriptor",
+                held.len()
+            );
+        }
+        if &first == b"HTTP/1.1 200" {
+            let mut rest = read_head(&mut stream);
+            rest.insert_str(0, "HTTP/1.1 200");
+            let len = rest.lines().find_map(|l| l.strip_prefix("Content-Length: ")).unwrap_or("0");
+            let mut body = vec![0; len.parse().unwrap()];
+            stream.read_exact(&mut body).unwrap();
+            assert_eq!(body, b"Hello, World!");
+            held.push(stream);
+            continue;
+        }
+        let mut answer = first.to_vec();
+        stream.read_to_end(&mut answer).expect("the 503 is followed by EOF");
+        break answer;
+    };
+    assert!(
+        is_503_retry_after(&refused),
+        "after {} clients: {:?}",
+        held.len(),
+        String::from_utf8_lossy(&refused)
+    );
+    assert!(held.len() >= 10, "only {} clients served before the 503", held.len());
+    drop(held);
+    // The server sees the closes in its own time: until it has, a client may get another 503
+    // (or wait in the queue a moment, if the spare is not back yet). The safety timeout is a
+    // guard against a server that never accepts again, not a measure.
+    let since = std::time::Instant::now();
+    loop {
+        assert!(
+            since.elapsed() < SAFETY_TIMEOUT,
+            "no 200 after the held clients left: the server does not accept again"
+        );
+        let mut stream = connect(addr);
+        let _ = stream.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        if answer.ends_with(b"\r\n\r\nHello, World!") {
+            break;
+        }
+        assert!(is_503_retry_after(&answer), "{:?}", String::from_utf8_lossy(&answer));
     }
     let _ = child.kill();
     let _ = child.wait();

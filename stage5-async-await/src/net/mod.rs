@@ -6,5 +6,5 @@
 mod tcp;
 mod udp;
 
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{Accept, TcpListener, TcpStream};
 pub use udp::UdpSocket;

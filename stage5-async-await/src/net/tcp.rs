@@ -1,6 +1,7 @@
-//! TCP: a listener whose `accept().await` survives fd exhaustion, and a stream with
-//! non-blocking connect (`SO_ERROR` checked), reads, writes, shutdown. Each is a std socket
-//! inside a `Registered` (which deregisters it before closing it).
+//! TCP: a listener whose `accept().await` survives fd exhaustion (and whose
+//! `accept_or_exhausted` reports it instead), and a stream with non-blocking connect
+//! (`SO_ERROR` checked), reads, writes, shutdown. Each is a std socket inside a `Registered`
+//! (which deregisters it before closing it).
 
 use std::future::poll_fn;
 use std::io::{self, Read};
@@ -86,6 +87,42 @@ impl TcpListener {
         }
     }
     // ANCHOR_END: accept
+
+    /// [`TcpListener::accept`] for a caller that wants to *see* running out of fds instead of
+    /// having it waited out: after an `accept` that failed with `EMFILE` (or `ENFILE`,
+    /// `ENOBUFS`, `ENOMEM`) this returns [`Accept::Exhausted`] at once, without sleeping.
+    ///
+    /// The connection is still queued and the listener still readable, so the next call
+    /// fails the same way until a descriptor is freed: the caller must free one (stage 6
+    /// closes a spare it kept for this) or wait on a timer before calling again, or it spins.
+    pub async fn accept_or_exhausted(&self) -> io::Result<Accept> {
+        loop {
+            let accepted = self.listener.io(Direction::Read, |l| l.accept()).await;
+            match accepted {
+                Ok((stream, peer)) => match TcpStream::from_std(stream) {
+                    Ok(stream) => return Ok(Accept::Connection(stream, peer)),
+                    Err(e) => trace!("accept: cannot register {peer}: {e}; connection closed"),
+                },
+                Err(e) => match classify_accept_error(&e) {
+                    AcceptError::OutOfDescriptors => {
+                        trace!("accept: {e}; reported to the caller");
+                        return Ok(Accept::Exhausted);
+                    }
+                    AcceptError::TryNext | AcceptError::Drained => {}
+                    AcceptError::Other => return Err(e),
+                },
+            }
+        }
+    }
+}
+
+/// What [`TcpListener::accept_or_exhausted`] found.
+pub enum Accept {
+    /// A new connection, registered, and its peer's address.
+    Connection(TcpStream, SocketAddr),
+    /// No descriptor (or kernel memory) was left for the next connection: it waits in the
+    /// kernel's queue until the caller frees one.
+    Exhausted,
 }
 
 /// A connected TCP stream registered with the current runtime.

@@ -5,7 +5,7 @@ use crate::server::connection::Connection;
 use crate::server::worker::Worker;
 use stage2_select_callbacks::trace;
 use stage5_async_await::combinators::{Either, select};
-use stage5_async_await::net::{TcpListener, TcpStream};
+use stage5_async_await::net::{Accept, TcpListener, TcpStream};
 use stage5_async_await::sync::event::Event;
 use stage5_async_await::time::sleep;
 use stage5_async_await::{spawn, yield_now};
@@ -21,19 +21,26 @@ use std::time::Duration;
 /// not turn into a flood of tasks.
 const MAX_TURNING_AWAY: usize = 64;
 
+/// How long the accept loop waits after running out of file descriptors before it accepts
+/// again (stage 5's `accept` waits 50 ms the same way).
+const OUT_OF_DESCRIPTORS_BACKOFF: Duration = Duration::from_millis(50);
+
 // ANCHOR: accept_loop
 /// Accepts until shutdown begins, then accepts what is already queued and closes the
 /// listening socket (it is dropped on return: this is its only copy). A connection past the
-/// worker's share of `max_connections` is answered `503` and closed; accept errors are
-/// reported and survived (stage 5's `accept` already backs off when the process is out of
-/// file descriptors, instead of spinning).
+/// worker's share of `max_connections` is answered `503` and closed; so is one that arrives
+/// when the process is out of file descriptors (see `answer_from_spare`). Other accept errors
+/// are reported and survived.
 pub(super) async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, shutdown: &Event) {
     loop {
-        match select(listener.accept(), shutdown.wait()).await {
-            Either::Left(Ok((stream, peer))) => {
+        match select(listener.accept_or_exhausted(), shutdown.wait()).await {
+            Either::Left(Ok(Accept::Connection(stream, peer))) => {
                 trace!("http: connection from {peer}");
                 admit(stream, &worker);
+                // Only does something if the last refill failed (the process was still out).
+                worker.refill_spare();
             }
+            Either::Left(Ok(Accept::Exhausted)) => answer_from_spare(&listener, &worker).await,
             Either::Left(Err(e)) => {
                 // Not eprintln!, which panics once stderr has gone: the server goes on.
                 let _ = writeln!(io::stderr(), "stage6-server: accept failed: {e}");
@@ -59,6 +66,32 @@ fn admit(stream: TcpStream, worker: &Rc<Worker>) {
     } // else: dropped here, closed without an answer
 }
 // ANCHOR_END: accept_loop
+
+// ANCHOR: answer_from_spare
+/// `accept` failed with `EMFILE` (or its kin): the client is still in the kernel's queue,
+/// and would wait there in silence until some connection closes. Instead, close the spare
+/// descriptor the worker kept for this, accept the client with the descriptor that frees, and
+/// answer it `503` like a connection past `max_connections`. Then wait on the timer before
+/// accepting again (the listener stays readable while the process is out, so going straight
+/// back would spin), and take a new spare: by then the turned-away connection has usually
+/// closed and given its descriptor back. Without a spare, only the wait is left.
+async fn answer_from_spare(listener: &TcpListener, worker: &Rc<Worker>) {
+    let spare = worker.spare.borrow_mut().take();
+    if let Some(spare) = spare {
+        drop(spare);
+        // Not awaited: another worker may have taken the descriptor first.
+        if let Some(Ok(Accept::Connection(stream, peer))) = ready_now(listener.accept_or_exhausted()).await {
+            trace!("http: out of descriptors, turning {peer} away with the spare one");
+            if worker.turning_away.get() < MAX_TURNING_AWAY {
+                worker.turning_away.set(worker.turning_away.get() + 1);
+                drop(spawn(turn_away(stream, worker.clone())));
+            } // else: dropped here, closed without an answer
+        }
+    }
+    sleep(OUT_OF_DESCRIPTORS_BACKOFF).await;
+    worker.refill_spare();
+}
+// ANCHOR_END: answer_from_spare
 
 // ANCHOR: accept_queued
 /// A connection the kernel completed is in the listening socket's queue, and its client

@@ -8,6 +8,7 @@ use crate::server::access_log::AccessLog;
 use crate::server::config::ServerConfig;
 use stage5_async_await::time::sleep;
 use std::cell::{Cell, RefCell};
+use std::fs::File;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +29,8 @@ pub struct ServeStats {
     pub connections: u64,
     /// Requests answered (error answers to bad requests included).
     pub requests: u64,
-    /// Connections answered `503` because `max_connections` were open.
+    /// Connections answered `503` because `max_connections` were open, or because the process
+    /// was out of file descriptors (answered from the worker's spare one).
     pub turned_away: u64,
     /// Connections still in the middle of a request when the shutdown deadline (or a second
     /// signal) cut them off. Zero after a clean shutdown.
@@ -85,6 +87,10 @@ pub(super) struct Worker {
     /// Bytes held for arriving request bodies by every connection of every worker of the
     /// server: what `body_budget` bounds.
     pub(super) body_bytes: Arc<AtomicUsize>,
+    /// A descriptor held in reserve, libuv's answer to `EMFILE`: closed when `accept` fails
+    /// for want of one, so that the waiting client can be accepted and told `503`. Opened
+    /// with the worker; `None` while used, or if it could not be opened.
+    pub(super) spare: RefCell<Option<File>>,
 }
 
 impl Worker {
@@ -106,6 +112,7 @@ impl Worker {
             log: AccessLog::default(),
             stats: Cell::new(ServeStats::default()),
             body_bytes,
+            spare: RefCell::new(File::open("/dev/null").ok()),
         }
     }
 
@@ -127,6 +134,16 @@ impl Worker {
         true
     }
     // ANCHOR_END: hold
+
+    /// Opens the spare descriptor again if it was used (or could not be opened). `/dev/null`
+    /// because opening it costs nothing but the descriptor; if even that cannot be had, the
+    /// spare stays empty and the next attempt is at the next accept.
+    pub(super) fn refill_spare(&self) {
+        let mut spare = self.spare.borrow_mut();
+        if spare.is_none() {
+            *spare = File::open("/dev/null").ok();
+        }
+    }
 
     pub(super) fn count(&self, update: impl FnOnce(&mut ServeStats)) {
         let mut stats = self.stats.get();
