@@ -19,7 +19,7 @@ fn an_idle_client_is_dropped_and_the_next_one_is_served() {
         "IDLE_TIMEOUT is {IDLE_TIMEOUT:?}: pick something a person typing can live with, and a test \
          can wait for (100 ms to 5 s)"
     );
-    echo::set_log(false);
+    stage1_blocking::workshop::set_log(false);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || echo::serve_one_at_a_time(listener.incoming().take(2)));
