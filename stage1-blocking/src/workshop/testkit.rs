@@ -51,6 +51,7 @@ pub const SAFETY_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// The stuck thread is left behind: nothing can stop it from outside, and a thread still
 /// running (even spinning) does not keep the test binary from exiting once `main` returns.
+#[track_caller]
 pub fn guarded<T: Send + 'static>(
     limit: Duration,
     cause: &str,
