@@ -6,8 +6,6 @@
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use stage1_blocking::workshop::testkit;
@@ -15,24 +13,15 @@ use stage2_select_callbacks::event_loop::EventLoop;
 
 type Log = Rc<RefCell<Vec<String>>>;
 
-/// Runs `body` on a thread of its own and fails, naming the likely cause, if it is still
-/// running after the safety timeout: a loop that sleeps past its timers never returns.
+/// What a hang most likely means, for the guard's message: a loop that sleeps past its
+/// timers never returns.
+const SLEEPS_PAST_TIMERS: &str = "select sleeps without a timeout for the earliest deadline, or \
+    run() forgets to stop once no fd and no timer is left";
+
+/// Runs `body` under the test kit's guard, which fails with [`SLEEPS_PAST_TIMERS`] if it has
+/// not returned after the safety timeout.
 fn guarded(body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let runner = thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(testkit::SAFETY_TIMEOUT) {
-        Ok(()) => runner.join().unwrap(),
-        // The body panicked: join shows its message.
-        Err(mpsc::RecvTimeoutError::Disconnected) => runner.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-            "run() still running after {:?}: select sleeps without a timeout for the earliest \
-             deadline, or run() forgets to stop once no fd and no timer is left",
-            testkit::SAFETY_TIMEOUT
-        ),
-    }
+    testkit::guarded(testkit::SAFETY_TIMEOUT, SLEEPS_PAST_TIMERS, body)
 }
 
 fn note(log: &Log, what: &str) -> impl FnOnce(&mut EventLoop) + 'static {

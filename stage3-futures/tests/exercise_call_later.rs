@@ -6,28 +6,16 @@
 use std::cell::RefCell;
 use std::net::TcpListener;
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use stage1_blocking::workshop::testkit;
 use stage3_futures::EventLoop;
 use stage3_futures::crawler::fetch;
 
-/// Runs `body` on a thread of its own and fails, naming the likely cause, if it is still
-/// running after the safety timeout (a loop that never runs out of work never returns).
+/// Runs `body` under the test kit's guard, which fails, naming the likely `cause`, if it is
+/// still running after the safety timeout (a loop that never runs out of work never returns).
 fn guarded(cause: &'static str, body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let runner = thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(testkit::SAFETY_TIMEOUT) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => runner.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("the loop still runs after {:?}: {cause}", testkit::SAFETY_TIMEOUT)
-        }
-    }
+    testkit::guarded(testkit::SAFETY_TIMEOUT, cause, body)
 }
 
 #[test]

@@ -12,7 +12,6 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::task::Poll;
 use std::thread;
 
@@ -28,28 +27,15 @@ use stage5_async_await::minimal_executor::{block_on, io, spawn, watched};
 const BIN: &str = env!("CARGO_BIN_EXE_stage5-minimal");
 
 /// What a hang most likely means, for the guard's message.
-const LOST_WAKE: &str = "a lost wake-up: a future returned Pending without leaving cx.waker() \
+const LOST_WAKE: &str = "likely a lost wake-up: a future returned Pending without leaving cx.waker() \
     with the selector (Io::poll's `register`), or the loop took a waker out of `waiting` \
     without calling wake(), or a waker that does not put its task on the ready queue";
 
-// ANCHOR: guarded
-/// Runs `body` on a thread of its own. If it has not returned after `SAFETY_TIMEOUT`, the
-/// test fails with `cause` instead of hanging; a panic in `body` fails the test as it is.
+/// Runs `body` under the test kit's guard (`testkit::guarded`), which fails with `cause` if
+/// it has not returned after `SAFETY_TIMEOUT`.
 fn guarded<T: Send + 'static>(cause: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, result) = mpsc::channel();
-    let runner = thread::spawn(move || {
-        let _ = done.send(body());
-    });
-    match result.recv_timeout(SAFETY_TIMEOUT) {
-        Ok(value) => value,
-        Err(RecvTimeoutError::Timeout) => panic!("still running after {SAFETY_TIMEOUT:?}; likely {cause}"),
-        Err(RecvTimeoutError::Disconnected) => match runner.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the runner sends before it returns"),
-        },
-    }
+    testkit::guarded(SAFETY_TIMEOUT, cause, body)
 }
-// ANCHOR_END: guarded
 
 /// The crawl of `stage5-minimal`, collecting the outcomes instead of printing them.
 fn crawl(addr: SocketAddr, paths: &[String]) -> Vec<(String, anyhow::Result<Response>)> {

@@ -42,6 +42,40 @@ use crate::http::Response;
 /// How long a blocking test socket waits for a read or a write before it gives up.
 pub const SAFETY_TIMEOUT: Duration = Duration::from_secs(30);
 
+// ANCHOR: guarded
+/// Runs `body` on a thread of its own and returns what it returns. A broken event loop does
+/// not fail, it hangs (a lost wake-up, a task never queued again, a loop that spins): if
+/// `body` is still running after `limit`, the test fails with `"still running after {limit:?}:
+/// {cause}"` instead, so `cause` should name what most likely broke. A panic in `body` fails
+/// the test with its own message.
+///
+/// The stuck thread is left behind: nothing can stop it from outside, and a thread still
+/// running (even spinning) does not keep the test binary from exiting once `main` returns.
+#[track_caller]
+pub fn guarded<T: Send + 'static>(
+    limit: Duration,
+    cause: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, result) = mpsc::channel();
+    let runner = thread::Builder::new()
+        .name(thread::current().name().map_or("guarded".to_string(), |test| format!("{test} (guarded)")))
+        .spawn(move || {
+            let _ = done.send(body());
+        })
+        .expect("spawning the guarded thread");
+    match result.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after {limit:?}: {cause}"),
+        // The sender was dropped without sending: `body` panicked.
+        Err(mpsc::RecvTimeoutError::Disconnected) => match runner.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the guarded thread sends before it returns"),
+        },
+    }
+}
+// ANCHOR_END: guarded
+
 /// Writes `skipped {test}: {why}` to the real stderr, past the test harness's capture, for a
 /// test that cannot run on this machine (too few descriptors, no `/proc`) and returns early:
 /// it then counts as passed, and this line is how a reader learns it proved nothing here.

@@ -87,3 +87,36 @@ fn check_echo_fails_against_a_server_that_loses_bytes() {
     assert_eq!(err.to_string(), "client 0: 5000 bytes back for 10000 sent, first difference at byte 5000");
     server.join().unwrap();
 }
+
+#[test]
+fn guarded_returns_what_its_body_returns() {
+    assert_eq!(guarded(SAFETY_TIMEOUT, "unused", || 6 * 7), 42);
+}
+
+#[test]
+fn guarded_fails_with_its_cause_when_the_body_is_still_running() {
+    // The body waits on a channel whose sender this test keeps until the guard has spoken,
+    // then drops, so the leaked thread ends too.
+    let (keep_waiting, wait) = mpsc::channel::<()>();
+    let outcome = std::panic::catch_unwind(|| {
+        guarded(Duration::from_millis(10), "the body waits for a message nobody sends", move || {
+            let _ = wait.recv();
+        })
+    });
+    drop(keep_waiting);
+    let panic = outcome.expect_err("the guard must fail a body that does not return");
+    let message = panic.downcast_ref::<String>().expect("a formatted message");
+    assert_eq!(message, "still running after 10ms: the body waits for a message nobody sends");
+}
+
+#[test]
+fn guarded_fails_with_the_panic_of_its_body() {
+    // A message with a run-time value, so that it is a `String` (a constant one is a `&str`).
+    let number = std::hint::black_box(7);
+    let panic = std::panic::catch_unwind(|| {
+        guarded(SAFETY_TIMEOUT, "unused", move || panic!("the body's own {number}"))
+    })
+    .expect_err("the body's panic must reach the test");
+    let message = panic.downcast_ref::<String>().expect("a formatted message");
+    assert_eq!(message, "the body's own 7");
+}
