@@ -201,6 +201,31 @@ fn help_lists_every_setting_and_exits_0() {
     }
 }
 
+/// The server binary on a free port with `TRACE=1` and `extra` flags: the child, its address
+/// (from its banner), and its stdout and stderr lines.
+fn traced_server(extra: &[&str]) -> (std::process::Child, SocketAddr, Receiver<String>, Receiver<String>) {
+    let mut child = Command::new(SERVER)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("TRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let banner = wait_for(&stdout, "listening on http://");
+    let addr = banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    (child, addr, stdout, stderr)
+}
+
+/// A connection to `addr` whose reads give up after the safety timeout.
+fn connect_with_timeout(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(SAFETY)).unwrap();
+    stream
+}
+
 /// Lines from a child's pipe, read on a thread.
 fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = channel();
@@ -252,24 +277,8 @@ fn response(stream: &mut TcpStream) -> String {
 
 #[test]
 fn sigterm_finishes_the_request_in_flight_then_exits_0() {
-    let mut child = Command::new(SERVER)
-        .args(["--addr", "127.0.0.1:0", "--log"])
-        .env("TRACE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = lines_of(child.stdout.take().unwrap());
-    let stderr = lines_of(child.stderr.take().unwrap());
-    let banner = wait_for(&stdout, "listening on http://");
-    let addr: SocketAddr =
-        banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
-
-    let connect = || {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(SAFETY)).unwrap();
-        stream
-    };
+    let (mut child, addr, stdout, stderr) = traced_server(&["--log"]);
+    let connect = || connect_with_timeout(addr);
     let mut idle = connect();
     idle.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     assert!(response(&mut idle).ends_with("\r\n\r\nHello, World!"));
@@ -312,23 +321,8 @@ fn sigterm_closes_the_listening_sockets_and_answers_every_accepted_request() {
 /// new connection must be refused (not left in a queue nobody reads, to be reset at exit),
 /// and every connection made before the signal must get its answer.
 fn sigterm_refuses_new_connections_while_draining(workers: &str) {
-    let mut child = Command::new(SERVER)
-        .args(["--addr", "127.0.0.1:0", "--workers", workers])
-        .env("TRACE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = lines_of(child.stdout.take().unwrap());
-    let stderr = lines_of(child.stderr.take().unwrap());
-    let banner = wait_for(&stdout, "listening on http://");
-    let addr: SocketAddr =
-        banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
-    let connect = || {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(SAFETY)).unwrap();
-        stream
-    };
+    let (mut child, addr, _stdout, stderr) = traced_server(&["--workers", workers]);
+    let connect = || connect_with_timeout(addr);
     let mut busy = connect();
     busy.write_all(b"GET /sleep?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     wait_for(&stderr, "http: GET /sleep?ms=1500");
