@@ -214,7 +214,7 @@ fn idle_connections_hold_no_buffer_memory() {
     // soft limit leaves once the other tests run alongside (CI's poll pass runs under 256).
     let _ = stage2_select_callbacks::sys::raise_nofile_limit();
     let server = start();
-    let clients = idle_clients(server.addr(), 100);
+    let clients = testkit::idle_echo_clients(server.addr(), 100).unwrap();
     let held = server.stats().buffer_bytes();
     assert!(
         held < 4096 * clients.len(),
@@ -223,18 +223,4 @@ fn idle_connections_hold_no_buffer_memory() {
         clients.len(),
         held / clients.len()
     );
-}
-
-/// `n` connections that each sent one byte and got it back, still open.
-fn idle_clients(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
-    let mut clients: Vec<TcpStream> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    for (i, client) in clients.iter_mut().enumerate() {
-        client.write_all(&[i as u8]).unwrap();
-        assert_eq!(testkit::read_exact_vec(client, 1).unwrap(), [i as u8]);
-    }
-    // One more byte on the first: the server's one thread has finished the callbacks of every
-    // echo above (and counted their memory) before it echoes this one.
-    clients[0].write_all(b"!").unwrap();
-    assert_eq!(testkit::read_exact_vec(&mut clients[0], 1).unwrap(), b"!");
-    clients
 }

@@ -130,6 +130,27 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     (0..len).map(|_| (rng.next_u64() >> 24) as u8).collect()
 }
 
+/// `n` connections to the echo server at `addr` that each sent one byte and got it back, and
+/// stay open doing nothing: the idle clients of every stage's per-connection memory test. One
+/// more byte on the first comes back last, so a server on one thread has finished the echo of
+/// every other connection (and counted its memory) before this returns.
+pub fn idle_echo_clients(addr: SocketAddr, n: usize) -> io::Result<Vec<TcpStream>> {
+    let mut clients = (0..n).map(|_| connect(addr)).collect::<io::Result<Vec<_>>>()?;
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.write_all(&[i as u8])?;
+        if read_exact_vec(client, 1)? != [i as u8] {
+            return Err(io::Error::other(format!("idle client {i}: the echo of its one byte was wrong")));
+        }
+    }
+    if let Some(first) = clients.first_mut() {
+        first.write_all(b"!")?;
+        if read_exact_vec(first, 1)? != b"!" {
+            return Err(io::Error::other("idle client 0: the echo of its second byte was wrong"));
+        }
+    }
+    Ok(clients)
+}
+
 /// A blocking connection to `addr` with [`SAFETY_TIMEOUT`] on reads and writes.
 pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     let stream = TcpStream::connect(addr)?;
