@@ -4,9 +4,14 @@
 #![cfg(feature = "exercises")]
 
 use anyhow::anyhow;
+use stage1_blocking::workshop::testkit;
 use stage4_tasks::fib::Fib;
 use stage4_tasks::gather::Gather;
 use stage4_tasks::{AnyFuture, Coroutine, Scheduler, Sent, Step};
+
+/// What a test here that never ends most likely means, for the guard's message.
+const SCHEDULER_HANG: &str = "the scheduler never finished: the gather task not queued again after \
+    the child it waits on resolved, or a Gather that yields forever without taking its next child";
 
 /// Yields `turns` times, then fails with "boom".
 struct FailAfter {
@@ -30,33 +35,39 @@ impl Coroutine for FailAfter {
 
 #[test]
 fn gather_completes_with_every_value_in_the_order_given() {
-    let scheduler = Scheduler::new().unwrap();
-    // fib(15) finishes last, fib(1) first: the order of the values is still the order given.
-    let children = [15, 1, 10].map(|n| scheduler.spawn(format!("fib({n})"), Fib::new(&scheduler, n)));
-    let all = scheduler.spawn("gather", Gather::new(children.to_vec()));
-    scheduler.run().unwrap();
-    assert_eq!(all.take_result().unwrap(), [610, 1, 55]);
-    assert_eq!(scheduler.alive(), 0);
+    testkit::guarded(testkit::SAFETY_TIMEOUT, SCHEDULER_HANG, || {
+        let scheduler = Scheduler::new().unwrap();
+        // fib(15) finishes last, fib(1) first: the order of the values is still the order given.
+        let children = [15, 1, 10].map(|n| scheduler.spawn(format!("fib({n})"), Fib::new(&scheduler, n)));
+        let all = scheduler.spawn("gather", Gather::new(children.to_vec()));
+        scheduler.run().unwrap();
+        assert_eq!(all.take_result().unwrap(), [610, 1, 55]);
+        assert_eq!(scheduler.alive(), 0);
+    });
 }
 
 #[test]
 fn gather_of_nothing_completes_with_an_empty_vec() {
-    let scheduler = Scheduler::new().unwrap();
-    let all = scheduler.spawn("gather", Gather::<u64>::new(Vec::new()));
-    scheduler.run().unwrap();
-    assert_eq!(all.take_result().unwrap(), Vec::<u64>::new());
+    testkit::guarded(testkit::SAFETY_TIMEOUT, SCHEDULER_HANG, || {
+        let scheduler = Scheduler::new().unwrap();
+        let all = scheduler.spawn("gather", Gather::<u64>::new(Vec::new()));
+        scheduler.run().unwrap();
+        assert_eq!(all.take_result().unwrap(), Vec::<u64>::new());
+    });
 }
 
 #[test]
 fn gather_fails_with_the_first_error() {
-    let scheduler = Scheduler::new().unwrap();
-    let children = vec![
-        scheduler.spawn("fib(12)", Fib::new(&scheduler, 12)),
-        scheduler.spawn("fails", FailAfter { scheduler: scheduler.clone(), turns: 3 }),
-        scheduler.spawn("fib(5)", Fib::new(&scheduler, 5)),
-    ];
-    let all = scheduler.spawn("gather", Gather::new(children));
-    scheduler.run().unwrap();
-    let err = all.take_result().unwrap_err();
-    assert!(format!("{err:#}").contains("boom"), "gather's error should be the child's: {err:#}");
+    testkit::guarded(testkit::SAFETY_TIMEOUT, SCHEDULER_HANG, || {
+        let scheduler = Scheduler::new().unwrap();
+        let children = vec![
+            scheduler.spawn("fib(12)", Fib::new(&scheduler, 12)),
+            scheduler.spawn("fails", FailAfter { scheduler: scheduler.clone(), turns: 3 }),
+            scheduler.spawn("fib(5)", Fib::new(&scheduler, 5)),
+        ];
+        let all = scheduler.spawn("gather", Gather::new(children));
+        scheduler.run().unwrap();
+        let err = all.take_result().unwrap_err();
+        assert!(format!("{err:#}").contains("boom"), "gather's error should be the child's: {err:#}");
+    });
 }
