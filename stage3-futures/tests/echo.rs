@@ -2,8 +2,7 @@
 //! exact bytes back to many simultaneous clients, a slow reader included, and a write buffer
 //! that never grows past its limit.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use stage1_blocking::workshop::testkit::{self, EchoLoad};
@@ -80,15 +79,7 @@ fn idle_connections_hold_no_buffer_memory() {
     // soft limit leaves once the other tests run alongside (CI's poll pass runs under 256).
     let _ = stage2_select_callbacks::sys::raise_nofile_limit();
     let (addr, stats) = start_server(Backend::Poll);
-    let mut clients: Vec<TcpStream> = (0..CONNECTIONS).map(|_| testkit::connect(addr).unwrap()).collect();
-    for (i, client) in clients.iter_mut().enumerate() {
-        client.write_all(&[i as u8]).unwrap();
-        assert_eq!(testkit::read_exact_vec(client, 1).unwrap(), [i as u8]);
-    }
-    // One more byte on the first: the server's one thread has finished the callbacks of every
-    // echo above (and counted their memory) before it echoes this one.
-    clients[0].write_all(b"!").unwrap();
-    assert_eq!(testkit::read_exact_vec(&mut clients[0], 1).unwrap(), b"!");
+    let _clients = testkit::idle_echo_clients(addr, CONNECTIONS).unwrap();
     let held = stats.buffer_bytes();
     assert!(
         held < 4096 * CONNECTIONS,
