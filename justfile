@@ -29,6 +29,7 @@ run N *ARGS:
     exec cargo run -p "$crate" -- "$@"
 
 # The book's exercises: `just exercise list`, `just exercise check 2.4`, solve ID, reset ID, show ID
+[no-exit-message]
 exercise *ARGS:
     @scripts/exercise.sh "$@"
 
