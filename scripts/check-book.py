@@ -31,8 +31,16 @@ import sys
 
 # Absolute paths that only exist on the authors' machines. A path is "absolute" here when it
 # starts a word (after a space, quote, backtick, parenthesis or line start).
+# The top directories such paths start with: a work tree, a home, root's home, a Mac's homes.
+# (Named as words, not written as paths, so this file names no machine's path itself.)
+WORK_DIR, HOMES, ROOT_HOME, MAC_HOMES = "work", "home", "root", "Users"
 MACHINE_PATH = re.compile(
-    r"(?:^|[\s`'\"(=])(/work/[\w.-]|/home/(?!NAME\b|USER\b|you\b)[\w.-]+|/root/|/Users/(?!NAME\b|you\b)[\w.-]+|[A-Za-z]:\\\\?[\w.-]+\\)"
+    r"(?:^|[\s`'\"(=])("
+    rf"/{WORK_DIR}/[\w.-]"
+    rf"|/{HOMES}/(?!NAME\b|USER\b|you\b)[\w.-]+"
+    rf"|/{ROOT_HOME}/"
+    rf"|/{MAC_HOMES}/(?!NAME\b|you\b)[\w.-]+"
+    r"|[A-Za-z]:\\\\?[\w.-]+\\)"
 )
 
 # Fences whose lines are commands (or terminal transcripts).
