@@ -9,6 +9,9 @@ use std::sync::mpsc;
 use std::thread;
 
 use socket2::{Domain, Protocol, Socket, Type};
+#[path = "support/idle_memory.rs"]
+mod idle_memory;
+
 use stage1_blocking::workshop::testkit::{self, EchoLoad};
 use stage2_select_callbacks::echo::{EchoServer, HIGH_WATER, READ_CHUNK};
 
@@ -207,20 +210,6 @@ fn eof_flushes_everything_before_closing() {
 
 #[test]
 fn idle_connections_hold_no_buffer_memory() {
-    // Each connection sends one byte, gets it back, and stays open doing nothing: on the open
-    // internet, the usual state of most connections. What it costs the server must not be the
-    // size of a read (the first version kept 20 KiB each; 10,000 clients, 200 MB).
-    // 100 connections, both ends in this process: more descriptors than a Mac's default 256
-    // soft limit leaves once the other tests run alongside (CI's poll pass runs under 256).
-    let _ = stage2_select_callbacks::sys::raise_nofile_limit();
     let server = start();
-    let clients = testkit::idle_echo_clients(server.addr(), 100).unwrap();
-    let held = server.stats().buffer_bytes();
-    assert!(
-        held < 4096 * clients.len(),
-        "{} idle connections hold {held} bytes of buffers ({} each): a connection keeps its \
-         read buffer after everything was echoed",
-        clients.len(),
-        held / clients.len()
-    );
+    idle_memory::idle_connections_hold_no_buffer_memory(server.addr(), server.stats());
 }

@@ -5,6 +5,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+#[path = "../../stage2-select-callbacks/tests/support/idle_memory.rs"]
+mod idle_memory;
+
 use stage1_blocking::workshop::testkit::{self, EchoLoad};
 use stage2_select_callbacks::selector::{Backend, Selector};
 use stage3_futures::echo::{BUFFER_LIMIT, EchoServer, EchoStats};
@@ -71,20 +74,6 @@ fn the_stats_check_fails_when_the_counts_are_wrong() {
 
 #[test]
 fn idle_connections_hold_no_buffer_memory() {
-    // Each connection sends one byte, gets it back, and stays open doing nothing. What it costs
-    // the server must not be the size of a read (the first version kept the whole read buffer
-    // per connection until it closed).
-    const CONNECTIONS: usize = 100;
-    // 100 connections, both ends in this process: more descriptors than a Mac's default 256
-    // soft limit leaves once the other tests run alongside (CI's poll pass runs under 256).
-    let _ = stage2_select_callbacks::sys::raise_nofile_limit();
     let (addr, stats) = start_server(Backend::Poll);
-    let _clients = testkit::idle_echo_clients(addr, CONNECTIONS).unwrap();
-    let held = stats.buffer_bytes();
-    assert!(
-        held < 4096 * CONNECTIONS,
-        "{CONNECTIONS} idle connections hold {held} bytes of buffers ({} each): a connection keeps \
-         its read buffer after everything was echoed",
-        held / CONNECTIONS
-    );
+    idle_memory::idle_connections_hold_no_buffer_memory(addr, &stats);
 }
