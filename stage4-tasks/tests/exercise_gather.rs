@@ -3,35 +3,18 @@
 //! Judged with `scripts/exercise.sh check 4.4` (only compiled with the `exercises` feature).
 #![cfg(feature = "exercises")]
 
-use anyhow::anyhow;
+#[path = "support/fail_after.rs"]
+mod fail_after;
+
+use fail_after::FailAfter;
 use stage1_blocking::workshop::testkit;
+use stage4_tasks::Scheduler;
 use stage4_tasks::fib::Fib;
 use stage4_tasks::gather::Gather;
-use stage4_tasks::{AnyFuture, Coroutine, Scheduler, Sent, Step};
 
 /// What a test here that never ends most likely means, for the guard's message.
 const SCHEDULER_HANG: &str = "the scheduler never finished: the gather task not queued again after \
     the child it waits on resolved, or a Gather that yields forever without taking its next child";
-
-/// Yields `turns` times, then fails with "boom".
-struct FailAfter {
-    scheduler: Scheduler,
-    turns: u32,
-}
-
-impl Coroutine for FailAfter {
-    type Output = anyhow::Result<u64>;
-    fn resume(&mut self, _sent: Sent) -> Step<Self::Output> {
-        if self.turns == 0 {
-            return Step::Complete(Err(anyhow!("boom")));
-        }
-        self.turns -= 1;
-        Step::Yielded(AnyFuture::new(&self.scheduler.yield_now()))
-    }
-    fn state(&self) -> &'static str {
-        "Turning"
-    }
-}
 
 #[test]
 fn gather_completes_with_every_value_in_the_order_given() {
@@ -62,7 +45,7 @@ fn gather_fails_with_the_first_error() {
         let scheduler = Scheduler::new().unwrap();
         let children = vec![
             scheduler.spawn("fib(12)", Fib::new(&scheduler, 12)),
-            scheduler.spawn("fails", FailAfter { scheduler: scheduler.clone(), turns: 3 }),
+            scheduler.spawn("fails", FailAfter::<u64>::new(&scheduler, 3)),
             scheduler.spawn("fib(5)", Fib::new(&scheduler, 5)),
         ];
         let all = scheduler.spawn("gather", Gather::new(children));

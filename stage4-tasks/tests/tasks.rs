@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
-use anyhow::anyhow;
+#[path = "support/fail_after.rs"]
+mod fail_after;
+
+use fail_after::FailAfter;
 use stage1_blocking::workshop::demo::{DemoConfig, DemoServer};
 use stage1_blocking::workshop::testkit;
 use stage2_select_callbacks::selector::{Backend, Selector};
@@ -17,32 +20,12 @@ const SCHEDULER_HANG: &str = "the scheduler never finished: a task not queued ag
     future it waits on resolved, a coroutine that yields forever without getting anywhere (its \
     state not put back after a yield?), or a readiness event the selector lost";
 
-/// Yields `turns` times, then fails.
-struct FailAfter {
-    scheduler: Scheduler,
-    turns: u32,
-}
-
-impl Coroutine for FailAfter {
-    type Output = anyhow::Result<u32>;
-    fn resume(&mut self, _sent: Sent) -> Step<Self::Output> {
-        if self.turns == 0 {
-            return Step::Complete(Err(anyhow!("boom")));
-        }
-        self.turns -= 1;
-        Step::Yielded(AnyFuture::new(&self.scheduler.yield_now()))
-    }
-    fn state(&self) -> &'static str {
-        "Turning"
-    }
-}
-
 #[test]
 fn a_failing_coroutine_ends_only_its_own_task() {
     testkit::guarded(testkit::SAFETY_TIMEOUT, SCHEDULER_HANG, || {
         let scheduler = Scheduler::new().unwrap();
         let before = scheduler.spawn("fib(10)", Fib::new(&scheduler, 10));
-        let failing = scheduler.spawn("fails", FailAfter { scheduler: scheduler.clone(), turns: 3 });
+        let failing = scheduler.spawn("fails", FailAfter::<u32>::new(&scheduler, 3));
         let after = scheduler.spawn("fib(11)", Fib::new(&scheduler, 11));
         scheduler.run().unwrap();
         match failing.take_result() {
